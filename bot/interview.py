@@ -1,0 +1,125 @@
+"""Running interviews for any channel: load the session, ask the engine, store, answer.
+
+The order is the promise: a turn is committed to SQLite before its prompt is returned to
+the channel, so whatever the respondent sees acknowledged is on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from flows.engine import Engine, Reply, Session, Turn
+from flows.registry import FlowRegistry
+from storage.store import Case, NotFound, Store
+
+log = logging.getLogger(__name__)
+
+
+class InterviewError(Exception):
+    """An interview could not be opened or continued."""
+
+
+class NotOnCase(InterviewError):
+    """The person is not a member of the case."""
+
+
+class NotYourSession(InterviewError):
+    """The session belongs to someone else."""
+
+
+@dataclass
+class Opened:
+    session: Session
+    turn: Turn
+    engine: Engine
+    resumed: bool
+
+
+class Interviews:
+    """Opens and continues sessions; keeps open sessions in memory, SQLite is the truth."""
+
+    def __init__(self, store: Store, registry: FlowRegistry) -> None:
+        self.store = store
+        self.registry = registry
+        self._open: dict[str, tuple[Session, int, int]] = {}  # id → session, case, respondent
+
+    def engine_for(self, session: Session) -> Engine:
+        return self.registry.engine(
+            session.flow_id,
+            session.flow_version,
+            lambda: self.store.flow_source(session.flow_id, session.flow_version),
+        )
+
+    def open(
+        self,
+        flow_name: str,
+        case: Case,
+        person_id: int,
+        channel: str,
+        lang: str | None = None,
+        phase: str | None = None,
+    ) -> Opened:
+        """Resume the person's unfinished session of this flow on this case, or start one."""
+        if not self.store.is_member(case.id, person_id):
+            self.store.audit(person_id, "access.refused", "case", case.id, case.id)
+            raise NotOnCase(case.code)
+        loaded = self.registry.current(flow_name)
+        flow = loaded.engine.flow
+        existing = self.store.open_session_id(case.id, flow.id, person_id)
+        if existing:
+            session = self.store.load_session(existing, case.facts)
+            engine = self.engine_for(session)
+            turn = engine.resume(session)
+            self.store.apply(session, turn, person_id, case.id)
+            self._open[session.id] = (session, case.id, person_id)
+            return Opened(session, turn, engine, resumed=True)
+        engine = loaded.engine
+        self.store.remember_flow(flow.id, flow.version, loaded.source)
+        previous = self.store.previous_answers(case.id, flow.id, person_id)
+        session = engine.new_session(str(uuid.uuid4()), lang, case.facts, previous)
+        turn = engine.start(session)
+        with self.store.atomic():
+            self.store.create_session(
+                session,
+                case_id=case.id,
+                respondent_id=person_id,
+                channel=channel,
+                phase=phase or flow.phase,
+            )
+            self.store.apply(session, turn, person_id, case.id)
+        self._open[session.id] = (session, case.id, person_id)
+        return Opened(session, turn, engine, resumed=False)
+
+    def session(self, session_id: str, person_id: int) -> tuple[Session, int]:
+        cached = self._open.get(session_id)
+        if cached is None:
+            try:
+                info = self.store.session_info(session_id)
+            except NotFound as exc:
+                raise InterviewError(session_id) from exc
+            session = self.store.load_session(session_id)
+            cached = (session, info.case_id, info.respondent_id)
+            self._open[session_id] = cached
+        session, case_id, respondent_id = cached
+        if respondent_id != person_id:
+            self.store.audit(person_id, "access.refused", "session", session_id, case_id)
+            raise NotYourSession(session_id)
+        return session, case_id
+
+    def reply(self, session_id: str, person_id: int, reply: Reply) -> Turn:
+        """Apply one reply and commit its effect; returns what to show next."""
+        session, case_id = self.session(session_id, person_id)
+        engine = self.engine_for(session)
+        turn = engine.handle(session, reply)
+        try:
+            self.store.apply(session, turn, person_id, case_id)
+        except Exception:
+            # The engine already moved the in-memory session; drop it so the next reply
+            # starts again from what is on disk.
+            self._open.pop(session_id, None)
+            raise
+        if turn.status in ("completed", "cancelled"):
+            self._open.pop(session_id, None)
+        return turn

@@ -1,0 +1,223 @@
+"""Compile a validated ``Flow`` once into questions and one ``transitions`` state machine.
+
+The machine is built with ``model=None`` and serves every session of that flow version:
+a session is a plain object with a ``state`` attribute, and the engine fires a trigger for it
+with ``machine.events[name].trigger(session, target=...)``, which runs the machine's checks
+without binding anything to the session (binding costs ~30 KiB per session).
+
+States are ``new``, one per question (item or probe), ``review``, ``paused``, ``completed``
+and ``cancelled``. The structure is the rules: ``skip`` leaves only optional questions,
+``back`` only goes backwards, ``submit`` only leaves ``review``, nothing leaves ``completed``
+or ``cancelled``. Which of the legal destinations a move takes (skip logic) is decided by the
+engine and passed as ``target``; the machine accepts only a legal one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from transitions import EventData, Machine
+
+from flows.answers import AnyItem
+from flows.expressions import Condition, Renderer, compile_condition, compile_text
+from flows.model import ChoiceItem, Flow, NoteItem, Option, Stage, TextItem
+
+REVIEW, NEW, PAUSED, COMPLETED, CANCELLED = "review", "new", "paused", "completed", "cancelled"
+TERMINAL = frozenset({COMPLETED, CANCELLED})
+TRIGGERS = (
+    "start",
+    "answer",
+    "skip",
+    "back",
+    "edit",
+    "review",
+    "submit",
+    "pause",
+    "resume",
+    "cancel",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One thing asked: an item of a stage, an instrument item, or a probe under a text item."""
+
+    id: str
+    index: int
+    stage: Stage
+    item: AnyItem
+    parent: str | None
+    conditions: tuple[Condition, ...]
+    prompt: dict[str, Renderer]
+    help: dict[str, Renderer]
+    instrument: str | None = None
+
+    @property
+    def answerable(self) -> bool:
+        return not isinstance(self.item, NoteItem)
+
+    @property
+    def counted(self) -> bool:
+        """Counts toward progress (``3/12``): not notes, not probes."""
+        return self.answerable and self.parent is None
+
+
+def _is_target(event: EventData) -> bool:
+    transition = event.transition
+    return transition is not None and event.kwargs.get("target") == transition.dest
+
+
+@dataclass
+class CompiledFlow:
+    flow: Flow
+    questions: list[Question]
+    machine: Machine
+    by_id: dict[str, Question] = field(default_factory=dict)
+    instruments: dict[str, Any] = field(default_factory=dict)
+    intros: dict[str, dict[str, Renderer]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {q.id: q for q in self.questions}
+        self.intros = {stage.id: _renderers(stage.intro) for stage in self.flow.stages}
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.flow.id, self.flow.version)
+
+
+def _renderers(texts: dict[str, str] | None) -> dict[str, Renderer]:
+    return {lang: compile_text(text) for lang, text in (texts or {}).items()}
+
+
+def _instrument_items(instrument: Any) -> list[ChoiceItem]:
+    """An instrument's items asked as choices, with the instrument's own response options."""
+    return [
+        ChoiceItem(
+            id=inst_item.id,
+            type="choice",
+            prompt=dict(inst_item.text),
+            options=[
+                Option(value=o.value, label=dict(o.label))
+                for o in instrument.options_for(inst_item.id)
+            ],
+        )
+        for inst_item in instrument.items
+    ]
+
+
+def _load_instrument(instrument_id: str) -> Any:
+    from flows.instruments import load_instrument
+
+    return load_instrument(instrument_id)
+
+
+def _parent_answered(parent: str) -> Condition:
+    def condition(context: Any) -> bool:
+        return context["answers"].get(parent) is not None
+
+    return condition
+
+
+def compile_flow(
+    flow: Flow, load_instrument: Callable[[str], Any] = _load_instrument
+) -> CompiledFlow:
+    """Build the questions and the state machine of one flow version."""
+    questions: list[Question] = []
+    instruments: dict[str, Any] = {}
+
+    def add(stage: Stage, item: AnyItem, conds: tuple[Condition, ...], inst: str | None) -> None:
+        questions.append(
+            Question(
+                id=item.id,
+                index=len(questions),
+                stage=stage,
+                item=item,
+                parent=None,
+                conditions=conds,
+                prompt=_renderers(item.prompt),
+                help=_renderers(item.help),
+                instrument=inst,
+            )
+        )
+
+    for stage in flow.stages:
+        stage_conds = (compile_condition(stage.when),) if stage.when else ()
+        for item in stage.items:
+            conds = stage_conds + ((compile_condition(item.when),) if item.when else ())
+            add(stage, item, conds, None)
+            if isinstance(item, TextItem):
+                for probe in item.probes:
+                    probe_conds = (*conds, _parent_answered(item.id))
+                    if probe.when:
+                        probe_conds += (compile_condition(probe.when),)
+                    probe_item = TextItem(
+                        id=item.id, type="text", prompt=probe.prompt, required=False
+                    )
+                    questions.append(
+                        Question(
+                            id=f"{item.id}.{probe.id}",
+                            index=len(questions),
+                            stage=stage,
+                            item=probe_item,
+                            parent=item.id,
+                            conditions=probe_conds,
+                            prompt=_renderers(probe.prompt),
+                            help={},
+                        )
+                    )
+        if stage.instrument:
+            instrument = instruments.get(stage.instrument) or load_instrument(stage.instrument)
+            instruments[stage.instrument] = instrument
+            for choice in _instrument_items(instrument):
+                add(stage, choice, stage_conds, stage.instrument)
+    return CompiledFlow(
+        flow=flow,
+        questions=questions,
+        machine=_build_machine(questions),
+        instruments=instruments,
+    )
+
+
+def _build_machine(questions: list[Question]) -> Machine:
+    ids = [q.id for q in questions]
+    steps = [*ids, REVIEW]
+    machine = Machine(
+        model=None,
+        states=[NEW, *ids, REVIEW, PAUSED, COMPLETED, CANCELLED],
+        initial=NEW,
+        auto_transitions=False,
+        send_event=True,
+        ignore_invalid_triggers=False,
+    )
+
+    def goto(trigger: str, source: str, dests: list[str]) -> None:
+        for dest in dests:
+            machine.add_transition(trigger, source, dest, conditions=[_is_target])
+
+    goto("start", NEW, steps)
+    for i, question in enumerate(questions):
+        goto("answer", question.id, steps[i + 1 :])
+        if not question.item.required:
+            goto("skip", question.id, steps[i + 1 :])
+        goto("back", question.id, ids[:i])
+        machine.add_transition("review", question.id, REVIEW)
+    goto("back", REVIEW, ids)
+    goto("edit", REVIEW, ids)
+    goto("resume", PAUSED, steps)
+    machine.add_transition("submit", REVIEW, COMPLETED)
+    machine.add_transition("pause", list[Any](steps), PAUSED)
+    machine.add_transition("cancel", list[Any]([NEW, *steps, PAUSED]), CANCELLED)
+    return machine
+
+
+@cache
+def _triggers_for(machine: Machine, state: str) -> frozenset[str]:
+    return frozenset(machine.get_triggers(state))
+
+
+def allowed(compiled: CompiledFlow, state: str) -> frozenset[str]:
+    """The triggers the machine has from ``state``."""
+    return _triggers_for(compiled.machine, state)

@@ -1,0 +1,601 @@
+"""The interview engine: one respondent's reply in, one ``Turn`` out. Pure: no I/O.
+
+A ``Session`` is plain data (state, answers so far, case facts, last time's answers) that
+storage saves and loads, so any process can resume any session. The engine moves it
+through the flow's compiled state machine and returns what to persist (``Turn.changes``,
+``Turn.scores``) and what to show next (``Turn.prompt``). The channel persists the changes
+before it shows the prompt, so every acknowledged answer is on disk.
+
+The engine never raises on user input: a reply it cannot use gets a message in the
+respondent's language and the same question again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from transitions import MachineError
+
+from flows import answers as answer_types
+from flows.compile import (
+    CANCELLED,
+    COMPLETED,
+    NEW,
+    PAUSED,
+    REVIEW,
+    TERMINAL,
+    CompiledFlow,
+    Question,
+    allowed,
+)
+from flows.messages import COMMAND_HELP, say
+from flows.model import NoteItem, TextItem
+
+log = logging.getLogger(__name__)
+
+Status = Literal["active", "paused", "completed", "cancelled"]
+USER_COMMANDS = ("back", "skip", "review", "submit", "edit", "pause", "resume", "cancel")
+
+
+@dataclass(slots=True)
+class Recorded:
+    """The latest revision of one answer in a session."""
+
+    value: Any
+    status: Literal["answered", "skipped", "withdrawn"]
+    revision: int
+    shown_at: datetime | None
+    answered_at: datetime
+
+
+@dataclass(slots=True)
+class Session:
+    """One respondent going through one flow version; everything storage needs to resume."""
+
+    id: str
+    flow_id: str
+    flow_version: int
+    lang: str = "en"
+    state: str = NEW
+    resume_state: str | None = None
+    editing: bool = False
+    shown_at: datetime | None = None
+    answers: dict[str, Recorded] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    previous: dict[str, Any] = field(default_factory=dict)
+
+    def value(self, question_id: str) -> Any:
+        recorded = self.answers.get(question_id)
+        return recorded.value if recorded and recorded.status == "answered" else None
+
+    def resolved(self, question_id: str) -> bool:
+        recorded = self.answers.get(question_id)
+        return recorded is not None and recorded.status != "withdrawn"
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    file_id: str
+    duration: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a respondent sent: typed text (maybe a /command), a tapped option, or voice."""
+
+    text: str | None = None
+    choice: str | list[str] | None = None
+    token: str | None = None
+    voice: Voice | None = None
+    media: str | None = None  # a sticker, photo, location...: something that is no answer
+
+    def command(self) -> tuple[str, str] | None:
+        if self.text is None or not self.text.startswith("/"):
+            return None
+        word, _, arg = self.text[1:].strip().partition(" ")
+        return word.split("@", 1)[0].casefold(), arg.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewLine:
+    number: int
+    question_id: str
+    label: str
+    answer: str
+    probe: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """What to show next, independent of the channel that shows it."""
+
+    kind: Literal["question", "note", "review"]
+    token: str
+    text: str
+    help: str | None = None
+    type: str | None = None
+    style: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+    required: bool = False
+    position: int = 0
+    total: int = 0
+    stage_id: str | None = None
+    stage_title: str | None = None
+    stage_intro: str | None = None
+    last_time: str | None = None
+    current: str | None = None
+    commands: tuple[str, ...] = ()
+    review: tuple[ReviewLine, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One new revision of one answer, to be stored before the next prompt is shown."""
+
+    question_id: str
+    stage_id: str
+    parent: str | None
+    revision: int
+    status: Literal["answered", "skipped", "withdrawn"]
+    value: Any
+    display: str
+    shown_at: datetime | None
+    answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StageScore:
+    stage_id: str
+    instrument_id: str
+    instrument_version: int
+    result: dict[str, Any]
+
+
+@dataclass
+class Turn:
+    status: Status
+    prompt: Prompt | None = None
+    notices: list[str] = field(default_factory=list)
+    error: str | None = None
+    changes: list[Change] = field(default_factory=list)
+    scores: list[StageScore] = field(default_factory=list)
+    accepted: str | None = None
+
+
+class _Labels(Mapping[str, str]):
+    """Answers as the respondent saw them, for piping: computed only when a text asks."""
+
+    def __init__(self, values: dict[str, Any], engine: Engine, lang: str) -> None:
+        self._values, self._engine, self._lang = values, engine, lang
+
+    def __getitem__(self, key: str) -> str:
+        question = self._engine.compiled.by_id[key]
+        return answer_types.display(question.item, self._values[key], self._lang)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def _status(state: str) -> Status:
+    if state == PAUSED:
+        return "paused"
+    if state == COMPLETED:
+        return "completed"
+    if state == CANCELLED:
+        return "cancelled"
+    return "active"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    """Runs sessions of one compiled flow version."""
+
+    def __init__(self, compiled: CompiledFlow) -> None:
+        self.compiled = compiled
+        self.flow = compiled.flow
+        self.questions = compiled.questions
+        self._events = compiled.machine.events
+
+    # -- public -------------------------------------------------------------------------
+
+    def new_session(
+        self,
+        session_id: str,
+        lang: str | None = None,
+        facts: Mapping[str, Any] | None = None,
+        previous: Mapping[str, Any] | None = None,
+    ) -> Session:
+        language = lang if lang in self.flow.languages else self.flow.languages[0]
+        return Session(
+            id=session_id,
+            flow_id=self.flow.id,
+            flow_version=self.flow.version,
+            lang=language,
+            facts=dict(facts or {}),
+            previous=dict(previous or {}),
+        )
+
+    def start(self, s: Session, now: datetime | None = None) -> Turn:
+        """Show the first question (or pick up where an open session is)."""
+        if s.state != NEW:
+            return self.resume(s, now)
+        now = now or _now()
+        applicable = self._walk(s)
+        self._move(s, "start", self._next_after(s, -1, applicable), now)
+        return self._turn(s, applicable)
+
+    def resume(self, s: Session, now: datetime | None = None) -> Turn:
+        """Reopen a session with a one-line recap of where the respondent was."""
+        now = now or _now()
+        if s.state == NEW:
+            return self.start(s, now)
+        if s.state in TERMINAL:
+            return Turn(status=_status(s.state), error=say("already_finished", s.lang))
+        applicable = self._walk(s)
+        if s.state == PAUSED:
+            target = s.resume_state or REVIEW
+            if target != REVIEW and self.compiled.by_id[target] not in applicable:
+                target = self._next_after(s, -1, applicable, unresolved_only=True)
+            self._move(s, "resume", target, now)
+            s.resume_state = None
+        turn = self._turn(s, applicable)
+        turn.notices.insert(0, self._recap(s, applicable))
+        return turn
+
+    def prompt(self, s: Session) -> Prompt | None:
+        """The current prompt, again."""
+        if s.state in TERMINAL or s.state in (NEW, PAUSED):
+            return None
+        return self._prompt(s, self._walk(s))
+
+    def handle(self, s: Session, reply: Reply, now: datetime | None = None) -> Turn:
+        """Apply one reply and say what happens next."""
+        now = now or _now()
+        if s.state in TERMINAL:
+            return Turn(status=_status(s.state), error=say("already_finished", s.lang))
+        if s.state == NEW:
+            return self.start(s, now)
+        command = reply.command()
+        if s.state == PAUSED:
+            if command and command[0] == "cancel":
+                return self._cancel(s, now)
+            return self.resume(s, now)
+        if reply.token is not None and reply.token != s.state:
+            return self._again(s, say("stale", s.lang))
+        if command:
+            return self._command(s, command[0], command[1], now)
+        if s.state == REVIEW:
+            return self._again(s, say("review_hint", s.lang))
+        return self._answer(s, self.compiled.by_id[s.state], reply, now)
+
+    # -- moves --------------------------------------------------------------------------
+
+    def _command(self, s: Session, name: str, arg: str, now: datetime) -> Turn:
+        lang = s.lang
+        if name not in USER_COMMANDS:
+            shown = " ".join(f"/{c}" for c in self._commands(s, self._walk(s)))
+            return self._again(s, say("unknown_command", lang, command=name[:30], commands=shown))
+        if name not in allowed(self.compiled, s.state) and name != "resume":
+            return self._again(s, say("not_now", lang, command=name))
+        applicable = self._walk(s)
+        if name == "back":
+            index = len(self.questions) if s.state == REVIEW else self.compiled.by_id[s.state].index
+            target = self._previous(index, applicable)
+            if target is None:
+                return self._again(s, say("at_start", lang))
+            self._move(s, "back", target, now)
+            return self._turn(s, applicable)
+        if name == "skip":
+            return self._skip(s, self.compiled.by_id[s.state], now)
+        if name == "review":
+            if not self._complete(s, applicable):
+                return self._again(s, say("not_ready_for_review", lang))
+            self._move(s, "review", None, now)
+            return self._turn(s, applicable)
+        if name == "edit":
+            lines = self._review_lines(s, applicable)
+            number = int(arg) if arg.isdigit() else 0
+            if not 1 <= number <= len(lines):
+                return self._again(s, say("no_such_answer", lang, number=arg[:10] or "?"))
+            self._move(s, "edit", lines[number - 1].question_id, now)
+            return self._turn(s, applicable)
+        if name == "submit":
+            missing = self._next_after(s, -1, applicable, unresolved_only=True)
+            if missing != REVIEW:
+                self._move(s, "edit", missing, now)
+                return self._turn(s, applicable, error=say("required", lang))
+            self._move(s, "submit", None, now)
+            return Turn(status="completed", notices=[say("completed", lang)])
+        if name == "pause":
+            s.resume_state = s.state
+            self._move(s, "pause", None, now)
+            return Turn(status="paused", notices=[say("paused", lang)])
+        if name == "resume":
+            return self._again(s, say("not_now", lang, command=name))
+        return self._cancel(s, now)
+
+    def _cancel(self, s: Session, now: datetime) -> Turn:
+        self._move(s, "cancel", None, now)
+        s.resume_state = None
+        return Turn(status="cancelled", notices=[say("cancelled", s.lang)])
+
+    def _answer(self, s: Session, q: Question, reply: Reply, now: datetime) -> Turn:
+        lang, item = s.lang, q.item
+        if isinstance(item, NoteItem):
+            applicable = self._walk(s)
+            self._move(s, "answer", self._next_after(s, q.index, applicable), now)
+            return self._turn(s, applicable)
+        value: Any
+        if reply.voice is not None:
+            if not isinstance(item, TextItem):
+                return self._again(s, say("voice_not_here", lang))
+            value = {"voice": reply.voice.file_id, "duration": reply.voice.duration}
+        elif reply.media is not None:
+            key = "text_expected" if isinstance(item, TextItem) else "choose_one"
+            return self._again(s, say(key, lang))
+        else:
+            text = reply.choice if reply.choice is not None else (reply.text or "")
+            if isinstance(text, list):
+                text = ",".join(text)
+            if text.strip():
+                parsed = answer_types.parse(item, text, lang, now.date())
+                if isinstance(parsed, answer_types.Rejected):
+                    return self._again(s, parsed.message)
+                value = parsed.value
+            elif s.value(q.id) is not None:
+                value = s.value(q.id)  # revisiting: Enter keeps the answer
+            elif item.carry_forward and s.previous.get(q.id) is not None:
+                value = s.previous[q.id]
+            elif not item.required:
+                return self._skip(s, q, now)
+            else:
+                return self._again(s, say("required", lang))
+        changes = self._record(s, q, "answered", value, now)
+        return self._advance(s, q, "answer", changes, now)
+
+    def _skip(self, s: Session, q: Question, now: datetime) -> Turn:
+        if q.item.required:
+            return self._again(s, say("cannot_skip", s.lang))
+        changes = self._record(s, q, "skipped", None, now)
+        return self._advance(s, q, "skip", changes, now)
+
+    def _advance(
+        self, s: Session, q: Question, trigger: str, changes: list[Change], now: datetime
+    ) -> Turn:
+        applicable = self._walk(s)
+        changes += self._withdraw(s, applicable, now)
+        scores = self._scores(s, changes, applicable)
+        target = self._next_after(s, q.index, applicable, unresolved_only=s.editing)
+        self._move(s, trigger, target, now)
+        turn = self._turn(s, applicable)
+        turn.changes, turn.scores = changes, scores
+        turn.accepted = answer_types.display(q.item, s.value(q.id), s.lang)
+        return turn
+
+    def _record(
+        self, s: Session, q: Question, status: Any, value: Any, now: datetime
+    ) -> list[Change]:
+        old = s.answers.get(q.id)
+        if old and old.status == status and old.value == value:
+            return []  # the same answer again is no new revision
+        revision = old.revision + 1 if old else 1
+        shown_at = s.shown_at
+        s.answers[q.id] = Recorded(value, status, revision, shown_at, now)
+        display = answer_types.display(q.item, value, s.lang)
+        return [Change(q.id, q.stage.id, q.parent, revision, status, value, display, shown_at, now)]
+
+    def _withdraw(self, s: Session, applicable: list[Question], now: datetime) -> list[Change]:
+        """Answers whose question no longer applies (an earlier answer changed) are withdrawn."""
+        live = {q.id for q in applicable}
+        out = []
+        for qid, recorded in list(s.answers.items()):
+            if recorded.status != "withdrawn" and qid not in live:
+                q = self.compiled.by_id[qid]
+                out += self._record(s, q, "withdrawn", None, now)
+        return out
+
+    def _scores(
+        self, s: Session, changes: list[Change], applicable: list[Question]
+    ) -> list[StageScore]:
+        """Score every instrument stage that this turn touched and that is now complete."""
+        touched = {self.compiled.by_id[c.question_id].instrument for c in changes} - {None}
+        out = []
+        for instrument_id in sorted(i for i in touched if i):
+            questions = [q for q in applicable if q.instrument == instrument_id]
+            if not questions or not all(s.resolved(q.id) for q in questions):
+                continue
+            instrument = self.compiled.instruments[instrument_id]
+            from flows.scoring import score
+
+            values = {q.id: s.value(q.id) for q in questions if s.value(q.id) is not None}
+            try:
+                result = score(instrument, values).to_dict()
+            except Exception as exc:  # a bad key must not lose the answers already given
+                log.error("scoring %s failed: %s", instrument_id, type(exc).__name__)
+                continue
+            out.append(StageScore(questions[0].stage.id, instrument_id, instrument.version, result))
+        return out
+
+    def _move(self, s: Session, trigger: str, target: str | None, now: datetime) -> None:
+        before = s.state
+        try:
+            moved = self._events[trigger].trigger(s, target=target)
+        except MachineError as exc:
+            raise RuntimeError(f"engine bug: {trigger} from {before}: {exc}") from exc
+        if not moved:
+            raise RuntimeError(f"engine bug: {trigger} from {before} to {target} is not legal")
+        if s.state == REVIEW:
+            s.editing = True
+        if s.state != before or trigger in ("start", "resume"):
+            s.shown_at = now
+
+    # -- reading the flow against the answers ------------------------------------------
+
+    def context(self, s: Session, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        values = values if values is not None else {}
+        return {
+            "answers": values,
+            "labels": _Labels(values, self, s.lang),
+            "case": s.facts,
+            "last": s.previous,
+        }
+
+    def _walk(self, s: Session) -> list[Question]:
+        """The questions that apply, in order, given the answers of those before them."""
+        values: dict[str, Any] = {}
+        context = self.context(s, values)
+        out = []
+        for q in self.questions:
+            if all(condition(context) for condition in q.conditions):
+                out.append(q)
+                value = s.value(q.id)
+                if value is not None:
+                    values[q.id] = value
+        return out
+
+    def _next_after(
+        self, s: Session, index: int, applicable: list[Question], *, unresolved_only: bool = False
+    ) -> str:
+        for q in applicable:
+            if q.index <= index:
+                continue
+            if unresolved_only and (not q.answerable or s.resolved(q.id)):
+                continue
+            return q.id
+        return REVIEW
+
+    def _previous(self, index: int, applicable: list[Question]) -> str | None:
+        for q in reversed(applicable):
+            if q.index < index and q.answerable:
+                return q.id
+        return None
+
+    def _complete(self, s: Session, applicable: list[Question]) -> bool:
+        return all(s.resolved(q.id) for q in applicable if q.answerable and q.id != s.state) and (
+            s.state == REVIEW or s.resolved(s.state)
+        )
+
+    def _review_lines(self, s: Session, applicable: list[Question]) -> list[ReviewLine]:
+        lines: list[ReviewLine] = []
+        for q in applicable:
+            if not q.answerable:
+                continue
+            recorded = s.answers.get(q.id)
+            if recorded is None or recorded.status == "withdrawn":
+                continue
+            lines.append(
+                ReviewLine(
+                    number=len(lines) + 1,
+                    question_id=q.id,
+                    label=self._label(q, s),
+                    answer=answer_types.display(q.item, recorded.value, s.lang),
+                    probe=q.parent is not None,
+                )
+            )
+        return lines
+
+    def _label(self, q: Question, s: Session) -> str:
+        if q.parent is None:
+            return q.item.label(s.lang)
+        return self._text(q, s, self.context(s))
+
+    def _text(self, q: Question, s: Session, context: dict[str, Any]) -> str:
+        render = q.prompt.get(s.lang) or next(iter(q.prompt.values()))
+        return render(context)
+
+    def _commands(self, s: Session, applicable: list[Question]) -> tuple[str, ...]:
+        triggers = allowed(self.compiled, s.state)
+        out = []
+        for name in USER_COMMANDS:
+            if name not in triggers:
+                continue
+            first = s.state != REVIEW and (
+                self._previous(self.compiled.by_id[s.state].index, applicable) is None
+            )
+            if name == "back" and first:
+                continue
+            if name == "review" and not (s.editing and self._complete(s, applicable)):
+                continue
+            out.append(name)
+        return tuple(out)
+
+    # -- what to show ---------------------------------------------------------------------
+
+    def _again(self, s: Session, error: str) -> Turn:
+        return self._turn(s, self._walk(s), error=error)
+
+    def _turn(self, s: Session, applicable: list[Question], error: str | None = None) -> Turn:
+        if s.state in TERMINAL or s.state == PAUSED:
+            return Turn(status=_status(s.state), error=error)
+        # answers may have changed since `applicable` was computed only through this turn's
+        # own changes, which _advance already walked; recompute for the prompt regardless.
+        return Turn(status="active", prompt=self._prompt(s, self._walk(s)), error=error)
+
+    def _prompt(self, s: Session, applicable: list[Question]) -> Prompt:
+        lang = s.lang
+        commands = self._commands(s, applicable)
+        if s.state == REVIEW:
+            return Prompt(
+                kind="review",
+                token=REVIEW,
+                text=say("review_title", lang),
+                help=say("review_hint", lang),
+                commands=commands,
+                review=tuple(self._review_lines(s, applicable)),
+            )
+        q = self.compiled.by_id[s.state]
+        values = {p.id: s.value(p.id) for p in applicable if s.value(p.id) is not None}
+        context = self.context(s, values)
+        counted = [p for p in applicable if p.counted]
+        position = sum(1 for p in counted if p.index <= q.index) or 1
+        first_of_stage = next((p for p in applicable if p.stage is q.stage), None) is q
+        item = q.item
+        last = s.previous.get(q.id) if item.carry_forward else None
+        current = s.value(q.id)
+        help_render = q.help.get(lang)
+        intro_render = self.compiled.intros[q.stage.id].get(lang) if first_of_stage else None
+        return Prompt(
+            kind="note" if isinstance(item, NoteItem) else "question",
+            token=q.id,
+            text=self._text(q, s, context),
+            help=help_render(context) if help_render else None,
+            type=item.type,
+            style=getattr(item, "style", None),
+            options=tuple(answer_types.options(item, lang)),
+            required=item.required,
+            position=position,
+            total=len(counted),
+            stage_id=q.stage.id,
+            stage_title=self.flow.text(q.stage.title, lang),
+            stage_intro=intro_render(context) if intro_render else None,
+            last_time=say("last_time", lang, value=answer_types.display(item, last, lang))
+            if last is not None
+            else None,
+            current=say("current_answer", lang, value=answer_types.display(item, current, lang))
+            if current is not None
+            else None,
+            commands=commands,
+        )
+
+    def _recap(self, s: Session, applicable: list[Question]) -> str:
+        if s.state == REVIEW:
+            return say("recap_review", s.lang)
+        q = self.compiled.by_id[s.state]
+        counted = [p for p in applicable if p.counted]
+        position = sum(1 for p in counted if p.index <= q.index) or 1
+        return say("recap", s.lang, position=position, total=len(counted), label=self._label(q, s))
+
+
+def command_help(lang: str, commands: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(``/command``, what it does) for the commands a prompt allows."""
+    return [(f"/{c}", COMMAND_HELP[c].get(lang, COMMAND_HELP[c]["en"])) for c in commands]

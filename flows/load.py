@@ -1,0 +1,288 @@
+"""Read a flow file: YAML → plain data with line numbers → validated ``Flow``.
+
+Every problem is collected and reported at once (``FlowError.problems``), each with the file
+and line, what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from flows.expressions import parse_error, references
+from flows.model import ITEM_TYPES, RESERVED_STATES, Flow
+from flows.problems import Code, FlowError, Problem
+
+Loc = tuple[str | int, ...]
+
+BUNDLED_DIR = Path(str(resources.files("flows") / "bundled"))
+
+
+class _Located:
+    """Plain data from a YAML document, with the line of every mapping key and list entry."""
+
+    def __init__(self, loader: yaml.SafeLoader) -> None:
+        self.loader = loader
+        self.lines: dict[Loc, int] = {}
+
+    def build(self, node: yaml.Node, loc: Loc = ()) -> Any:
+        self.lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.build(key_node, (*loc, "<key>"))
+                if isinstance(key, list | dict):
+                    key = str(key)
+                self.lines[(*loc, key)] = key_node.start_mark.line + 1
+                out[key] = self.build(value_node, (*loc, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, (*loc, i)) for i, child in enumerate(node.value)]
+        # Scalars go through the safe loader, so tags such as !!python/object are refused.
+        return self.loader.construct_object(node, deep=True)
+
+    def line(self, data: Any, loc: Iterable[str | int]) -> int:
+        """The line of ``loc``, following only the parts of it that exist in ``data``."""
+        best: Loc = ()
+        for part in loc:
+            if isinstance(data, dict) and part in data:
+                data = data[part]
+            elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+                data = data[part]
+            else:
+                continue  # a pydantic union tag or a missing field: stay on the parent
+            best = (*best, part)
+        return self.lines.get(best, 1)
+
+
+def _compose(text: str, file: str) -> tuple[Any, _Located]:
+    loader = yaml.SafeLoader(text)
+    located = _Located(loader)
+    try:
+        node = loader.get_single_node()
+        data = located.build(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        detail = getattr(exc, "problem", None) or str(exc)
+        raise FlowError([Problem.make(Code.YAML_SYNTAX, file, line, detail=detail)]) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise FlowError([Problem.make(Code.NOT_A_MAPPING, file, located.lines.get((), 1))])
+    return data, located
+
+
+def _where(loc: Loc) -> str:
+    names = [p for p in loc if isinstance(p, str)]
+    if "items" in names:
+        return "an item"
+    if "stages" in names:
+        return "a stage"
+    return "the flow"
+
+
+def _pydantic_problems(
+    exc: ValidationError, data: Any, located: _Located, file: str
+) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc: Loc = tuple(err["loc"])
+        line = located.line(data, loc)
+        kind = err["type"]
+        if kind == "missing":
+            problem = Problem.make(Code.MISSING_FIELD, file, line, field=loc[-1], where=_where(loc))
+        elif kind == "extra_forbidden":
+            problem = Problem.make(
+                Code.UNKNOWN_FIELD, file, line, field=loc[-1], where=_where(loc[:-1])
+            )
+        elif kind == "union_tag_invalid":
+            value = (err.get("ctx") or {}).get("tag", "?")
+            problem = Problem.make(Code.UNKNOWN_TYPE, file, line, value=value)
+        elif kind == "union_tag_not_found":
+            problem = Problem.make(Code.MISSING_TYPE, file, line)
+        elif kind == "missing_translation":
+            ctx = err.get("ctx") or {}
+            problem = Problem.make(
+                Code.MISSING_TRANSLATION, file, line, lang=ctx["lang"], languages=ctx["languages"]
+            )
+        else:
+            field = ".".join(str(p) for p in loc if p not in ITEM_TYPES)
+            problem = Problem.make(Code.BAD_VALUE, file, line, detail=f"{field}: {err['msg']}")
+        problems.append(problem)
+    return problems
+
+
+def _items(data: dict[str, Any]) -> Iterator[tuple[Loc, dict[str, Any]]]:
+    for s, stage in enumerate(data.get("stages") or []):
+        if not isinstance(stage, dict):
+            continue
+        for i, item in enumerate(stage.get("items") or []):
+            if isinstance(item, dict):
+                yield ("stages", s, "items", i), item
+
+
+def _semantic_problems(
+    data: dict[str, Any], located: _Located, file: str, instruments: set[str] | None
+) -> list[Problem]:
+    """Checks that need more than one field: ids, references, ranges, instruments."""
+    problems: list[Problem] = []
+
+    def add(code: Code, loc: Loc, **params: object) -> None:
+        problems.append(Problem.make(code, file, located.line(data, loc), **params))
+
+    seen: dict[str, Loc] = {}
+    order: dict[str, int] = {}
+    for s, stage in enumerate(data.get("stages") or []):
+        if not isinstance(stage, dict):
+            continue
+        if not stage.get("items") and not stage.get("instrument"):
+            add(Code.EMPTY_STAGE, ("stages", s))
+        inst = stage.get("instrument")
+        if inst and instruments is not None and inst not in instruments:
+            known = ", ".join(sorted(instruments)) or "none"
+            add(Code.UNKNOWN_INSTRUMENT, ("stages", s, "instrument"), id=inst, known=known)
+    for loc, item in _items(data):
+        item_id = item.get("id")
+        if isinstance(item_id, str):
+            if item_id in RESERVED_STATES:
+                add(Code.RESERVED_ID, (*loc, "id"), id=item_id)
+            if item_id in seen:
+                first = located.line(data, seen[item_id])
+                add(Code.DUPLICATE_ID, (*loc, "id"), id=item_id, first_line=first)
+            else:
+                seen[item_id] = (*loc, "id")
+                order[item_id] = len(order)
+        lo, hi = item.get("min"), item.get("max")
+        if item.get("type") == "scale" and isinstance(lo, int) and isinstance(hi, int):
+            if lo >= hi:
+                add(Code.BAD_RANGE, loc, min=lo, max=hi)
+            elif item.get("style") == "faces" and not 2 <= hi - lo + 1 <= 5:
+                add(Code.FACES_SIZE, (*loc, "style"), points=hi - lo + 1)
+            for anchor in item.get("anchors") or {}:
+                if isinstance(anchor, int) and not lo <= anchor <= hi:
+                    add(
+                        Code.ANCHOR_OUT_OF_RANGE,
+                        (*loc, "anchors", anchor),
+                        anchor=anchor,
+                        min=lo,
+                        max=hi,
+                    )
+        rules = item.get("validation")
+        if isinstance(rules, dict):
+            lo, hi = rules.get("min"), rules.get("max")
+            if isinstance(lo, int | float) and isinstance(hi, int | float) and lo > hi:
+                add(Code.BAD_RANGE, (*loc, "validation"), min=lo, max=hi)
+            pattern = rules.get("pattern")
+            if isinstance(pattern, str):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    add(Code.BAD_PATTERN, (*loc, "validation", "pattern"), detail=str(exc))
+        values = [o.get("value") for o in item.get("options") or [] if isinstance(o, dict)]
+        for value in {v for v in values if values.count(v) > 1}:
+            add(Code.DUPLICATE_OPTION, (*loc, "options"), value=value)
+    _check_expressions(data, add, order)
+    return problems
+
+
+def _check_expressions(data: dict[str, Any], add: Any, order: dict[str, int]) -> None:
+    """Every condition and piped text parses and reads only items asked before it."""
+
+    def check(source: Any, loc: Loc, position: int, *, template: bool) -> None:
+        if not isinstance(source, str):
+            return
+        error = parse_error(source, template=template)
+        if error:
+            add(Code.EXPRESSION_SYNTAX, loc, detail=error)
+            return
+        for ref in sorted(references(source, template=template)):
+            if ref not in order:
+                add(Code.UNKNOWN_REFERENCE, loc, ref=ref)
+            elif order[ref] >= position:
+                add(Code.FORWARD_REFERENCE, loc, ref=ref)
+
+    for s, stage in enumerate(data.get("stages") or []):
+        if not isinstance(stage, dict):
+            continue
+        first = next(
+            (
+                order.get(str(i.get("id")), 0)
+                for i in stage.get("items") or []
+                if isinstance(i, dict)
+            ),
+            len(order),
+        )
+        check(stage.get("when"), ("stages", s, "when"), first, template=False)
+    for loc, item in _items(data):
+        position = order.get(str(item.get("id")), len(order))
+        check(item.get("when"), (*loc, "when"), position, template=False)
+        for key in ("prompt", "help"):
+            texts = item.get(key)
+            if isinstance(texts, dict):
+                for lang, text in texts.items():
+                    check(text, (*loc, key, lang), position, template=True)
+        for p, probe in enumerate(item.get("probes") or []):
+            if isinstance(probe, dict):
+                check(probe.get("when"), (*loc, "probes", p, "when"), position + 1, template=False)
+
+
+def _known_instruments() -> set[str] | None:
+    try:
+        from flows.instruments import available_instrument_ids
+    except ImportError:  # scales not installed in this build
+        return None
+    return set(available_instrument_ids())
+
+
+def parse_flow(text: str, file: str = "<flow>", *, instruments: set[str] | None = None) -> Flow:
+    """Validate flow YAML text; raises ``FlowError`` listing every problem."""
+    data, located = _compose(text, file)
+    languages = data.get("languages")
+    context = {"languages": languages if isinstance(languages, list) else []}
+    problems: list[Problem] = []
+    flow: Flow | None = None
+    try:
+        flow = Flow.model_validate(data, context=context)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, data, located, file))
+    if instruments is None:
+        instruments = _known_instruments()
+    problems.extend(_semantic_problems(data, located, file, instruments))
+    if problems or flow is None:
+        raise FlowError(problems)
+    return flow
+
+
+def load_flow(path: str | Path) -> Flow:
+    """Read and validate one flow file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlowError([Problem.make(Code.YAML_SYNTAX, str(path), 1, detail=str(exc))]) from None
+    return parse_flow(text, str(path))
+
+
+def bundled_flow_paths() -> list[Path]:
+    """The flow files that ship with caseflow."""
+    return sorted(BUNDLED_DIR.glob("*.yaml"))
+
+
+def find_flow(name: str, search: Iterable[Path] = ()) -> Path:
+    """A flow by id (bundled or in ``search`` dirs) or by path."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") and candidate.exists():
+        return candidate
+    for folder in (*search, BUNDLED_DIR):
+        for suffix in (".yaml", ".yml"):
+            path = Path(folder) / f"{name}{suffix}"
+            if path.exists():
+                return path
+    raise FileNotFoundError(name)

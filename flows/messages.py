@@ -1,0 +1,188 @@
+"""What the engine says to a respondent, in each language it speaks.
+
+Short sentences, plain words: many respondents are grandparents reading on a phone.
+A test checks that every message exists in every language with the same placeholders.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "zh")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "required": {
+        "en": "Please answer this question.",
+        "zh": "请回答这个问题。",
+    },
+    "cannot_skip": {
+        "en": "This question needs an answer, so it can't be skipped.",
+        "zh": "这个问题需要回答，不能跳过。",
+    },
+    "not_a_number": {
+        "en": "Please type a number, for example 3.",
+        "zh": "请输入一个数字，例如 3。",
+    },
+    "not_whole": {
+        "en": "Please type a whole number, for example 3.",
+        "zh": "请输入一个整数，例如 3。",
+    },
+    "below_min": {
+        "en": "Please give a number of at least {min}.",
+        "zh": "请输入不小于 {min} 的数字。",
+    },
+    "above_max": {
+        "en": "Please give a number no bigger than {max}.",
+        "zh": "请输入不大于 {max} 的数字。",
+    },
+    "choose_one": {
+        "en": "Please choose one of the options: tap a button or type its number.",
+        "zh": "请选择一个选项：点按钮，或输入它的编号。",
+    },
+    "choose_many": {
+        "en": "Please choose from the options: type their numbers, like 1,3.",
+        "zh": "请从选项中选择：输入编号，例如 1,3。",
+    },
+    "too_few": {
+        "en": "Please choose at least {min}.",
+        "zh": "请至少选择 {min} 项。",
+    },
+    "too_many": {
+        "en": "Please choose no more than {max}.",
+        "zh": "最多只能选择 {max} 项。",
+    },
+    "scale": {
+        "en": "Please choose a point from {min} to {max}.",
+        "zh": "请选择 {min} 到 {max} 之间的一个分数。",
+    },
+    "yes_or_no": {
+        "en": "Please answer yes or no.",
+        "zh": "请回答“是”或“否”。",
+    },
+    "bad_date": {
+        "en": "Please give a date like 2026-03-14, or 'today' or 'yesterday'.",
+        "zh": "请输入日期，例如 2026-03-14，或“今天”“昨天”。",
+    },
+    "future_date": {
+        "en": "That date is in the future. Please give a date up to today.",
+        "zh": "这个日期还没到。请输入今天或之前的日期。",
+    },
+    "date_before": {
+        "en": "Please give a date on or after {min}.",
+        "zh": "请输入 {min} 或之后的日期。",
+    },
+    "date_after": {
+        "en": "Please give a date on or before {max}.",
+        "zh": "请输入 {max} 或之前的日期。",
+    },
+    "too_long": {
+        "en": "That answer is {length} characters long; please keep it under {max}.",
+        "zh": "这个回答有 {length} 个字，请控制在 {max} 字以内。",
+    },
+    "too_short": {
+        "en": "Please write at least {min} characters.",
+        "zh": "请至少写 {min} 个字。",
+    },
+    "bad_format": {
+        "en": "That doesn't look right for this question. Please check and try again.",
+        "zh": "这个回答的格式不对，请检查后再试。",
+    },
+    "text_expected": {
+        "en": "Please type your answer (or send a voice message where that is offered).",
+        "zh": "请输入文字回答（或在可以的时候发送语音）。",
+    },
+    "voice_not_here": {
+        "en": "A voice message can't answer this question. Please use the buttons or type.",
+        "zh": "这个问题不能用语音回答，请点按钮或输入文字。",
+    },
+    "unknown_command": {
+        "en": "'/{command}' is not a command here. You can use: {commands}",
+        "zh": "这里没有“/{command}”这个命令。可以用：{commands}",
+    },
+    "not_now": {
+        "en": "/{command} can't be used at this point.",
+        "zh": "现在不能使用 /{command}。",
+    },
+    "at_start": {
+        "en": "This is the first question; there is nothing before it.",
+        "zh": "这是第一个问题，前面没有问题了。",
+    },
+    "not_ready_for_review": {
+        "en": "Some questions still need an answer before the review.",
+        "zh": "还有问题没有回答，回答完才能检查。",
+    },
+    "stale": {
+        "en": "That button belongs to a question that has passed. Here is the current one.",
+        "zh": "那个按钮属于之前的问题。这是现在的问题。",
+    },
+    "review_hint": {
+        "en": "Send /submit to finish, or /edit N to change answer N.",
+        "zh": "发送 /submit 提交，或发送 /edit 编号 修改某个回答。",
+    },
+    "no_such_answer": {
+        "en": "There is no answer number {number}. Choose a number from the list.",
+        "zh": "没有第 {number} 个回答。请从列表中选择编号。",
+    },
+    "paused": {
+        "en": "Paused. Your answers are saved. Send /resume to carry on.",
+        "zh": "已暂停，回答都已保存。发送 /resume 继续。",
+    },
+    "cancelled": {
+        "en": "Cancelled. No more questions. The answers given so far are kept.",
+        "zh": "已取消，不再提问。已回答的内容会保留。",
+    },
+    "completed": {
+        "en": "Thank you, all done. Your answers are saved.",
+        "zh": "谢谢，全部完成。回答都已保存。",
+    },
+    "already_finished": {
+        "en": "This interview is already finished.",
+        "zh": "这次访谈已经结束了。",
+    },
+    "recap": {
+        "en": "Welcome back. You were at question {position} of {total}: {label}.",
+        "zh": "欢迎回来。您上次答到第 {position} 题（共 {total} 题）：{label}。",
+    },
+    "recap_review": {
+        "en": "Welcome back. All questions are answered; please check and submit.",
+        "zh": "欢迎回来。问题都已回答，请检查后提交。",
+    },
+    "last_time": {
+        "en": "Last time you said: {value}",
+        "zh": "上次您的回答是：{value}",
+    },
+    "current_answer": {
+        "en": "Your answer now: {value}",
+        "zh": "您现在的回答：{value}",
+    },
+    "review_title": {
+        "en": "Please check your answers:",
+        "zh": "请检查您的回答：",
+    },
+    "skipped": {
+        "en": "(skipped)",
+        "zh": "（已跳过）",
+    },
+    "yes": {"en": "Yes", "zh": "是"},
+    "no": {"en": "No", "zh": "否"},
+    "voice_note": {
+        "en": "voice message ({seconds} s)",
+        "zh": "语音（{seconds} 秒）",
+    },
+    "continue": {"en": "Continue", "zh": "继续"},
+}
+
+COMMAND_HELP: dict[str, dict[str, str]] = {
+    "back": {"en": "previous question", "zh": "上一题"},
+    "skip": {"en": "skip this question", "zh": "跳过本题"},
+    "pause": {"en": "stop for now, carry on later", "zh": "暂停，稍后继续"},
+    "resume": {"en": "carry on", "zh": "继续"},
+    "cancel": {"en": "stop this interview", "zh": "取消本次访谈"},
+    "review": {"en": "check all answers", "zh": "检查全部回答"},
+    "submit": {"en": "finish and save", "zh": "提交"},
+    "edit": {"en": "change answer N", "zh": "修改第 N 个回答"},
+}
+
+
+def say(key: str, lang: str, **params: object) -> str:
+    """The message ``key`` in ``lang`` (English when the language is unknown)."""
+    texts = MESSAGES[key]
+    return (texts.get(lang) or texts["en"]).format(**params)

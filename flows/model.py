@@ -1,0 +1,183 @@
+"""The flow language as typed models.
+
+A flow file is YAML; ``flows.load`` turns it into these models. Every text is given per
+language (``{en: ..., zh: ...}``); the flow's ``languages`` say which ones must be present,
+checked through the validation context so that a missing translation is reported at the
+line of the text that lacks it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+)
+from pydantic_core import PydanticCustomError
+
+RESERVED_STATES = frozenset({"new", "review", "completed", "paused", "cancelled"})
+ITEM_TYPES = ("text", "choice", "multi", "scale", "number", "date", "yesno", "note")
+PHASES = ("baseline", "pre", "mid", "post", "follow-up", "ongoing")
+
+
+def _has_languages(value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+    languages: list[str] = (info.context or {}).get("languages") or []
+    for lang in languages:
+        if not str(value.get(lang, "")).strip():
+            raise PydanticCustomError(
+                "missing_translation",
+                "this text has no '{lang}' version",
+                {"lang": lang, "languages": ", ".join(languages)},
+            )
+    return value
+
+
+LocalText = Annotated[dict[str, str], AfterValidator(_has_languages)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Model):
+    """One answer option: the value stored, and what the respondent sees."""
+
+    value: str | int
+    label: LocalText
+
+
+class TextRules(_Model):
+    min_length: int | None = Field(default=None, ge=0)
+    max_length: int = Field(default=4000, ge=1, le=20000)
+    pattern: str | None = None
+    message: LocalText | None = None
+
+
+class RangeRules(_Model):
+    min: float | None = None
+    max: float | None = None
+    message: LocalText | None = None
+
+
+class CountRules(_Model):
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=1)
+    message: LocalText | None = None
+
+
+class DateRules(_Model):
+    not_future: bool = True
+    min: str | None = Field(default=None, description="ISO date, or 'today'")
+    max: str | None = None
+    message: LocalText | None = None
+
+
+class Probe(_Model):
+    """A semi-structured follow-up asked after a text answer; always optional."""
+
+    id: Identifier
+    prompt: LocalText
+    when: str | None = None
+
+
+class _Item(_Model):
+    id: Identifier
+    prompt: LocalText
+    short: LocalText | None = Field(default=None, description="label in review and records")
+    help: LocalText | None = None
+    required: bool = True
+    when: str | None = None
+    carry_forward: bool = False
+
+    def label(self, lang: str) -> str:
+        text = self.short or self.prompt
+        return text.get(lang) or next(iter(text.values()))
+
+
+class TextItem(_Item):
+    type: Literal["text"]
+    probes: list[Probe] = []
+    validation: TextRules = TextRules()
+
+
+class ChoiceItem(_Item):
+    type: Literal["choice"]
+    options: list[Option] = Field(min_length=2)
+
+
+class MultiItem(_Item):
+    type: Literal["multi"]
+    options: list[Option] = Field(min_length=2)
+    validation: CountRules = CountRules()
+
+
+class ScaleItem(_Item):
+    type: Literal["scale"]
+    min: int
+    max: int
+    style: Literal["likert", "faces"] = "likert"
+    anchors: dict[int, LocalText] = {}
+
+
+class NumberItem(_Item):
+    type: Literal["number"]
+    integer: bool = False
+    unit: LocalText | None = None
+    validation: RangeRules = RangeRules()
+
+
+class DateItem(_Item):
+    type: Literal["date"]
+    validation: DateRules = DateRules()
+
+
+class YesNoItem(_Item):
+    type: Literal["yesno"]
+
+
+class NoteItem(_Item):
+    type: Literal["note"]
+    required: bool = False
+
+
+Item = Annotated[
+    TextItem | ChoiceItem | MultiItem | ScaleItem | NumberItem | DateItem | YesNoItem | NoteItem,
+    Field(discriminator="type"),
+]
+
+
+class Stage(_Model):
+    """A part of the interview; its answers are stored (and its instrument scored) together."""
+
+    id: Identifier
+    title: LocalText
+    intro: LocalText | None = None
+    when: str | None = None
+    instrument: str | None = None
+    items: list[Item] = []
+
+
+class Flow(_Model):
+    """A whole interview, one version of it."""
+
+    id: Identifier
+    version: int = Field(ge=1)
+    title: LocalText
+    description: LocalText | None = None
+    respondent: Literal["caregiver", "worker", "client", "anyone"]
+    languages: list[Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")]] = Field(
+        min_length=1
+    )
+    phase: Literal["baseline", "pre", "mid", "post", "follow-up", "ongoing"] = "ongoing"
+    stages: list[Stage] = Field(min_length=1)
+
+    def text(self, value: dict[str, str] | None, lang: str) -> str:
+        """The text in ``lang``, else the flow's first language."""
+        if not value:
+            return ""
+        return value.get(lang) or value.get(self.languages[0]) or next(iter(value.values()))

@@ -1,0 +1,115 @@
+"""The catalogue of problems a flow file can have.
+
+Each entry is a message template (what is wrong) and a hint (how to fix it). Every problem
+found in a file is collected and reported at once, each with the file and line it is on.
+Tests assert on the catalogue entry (``Problem.code``), not on retyped prose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Code(Enum):
+    """One kind of problem: ``(message template, hint template)``."""
+
+    YAML_SYNTAX = ("the file is not valid YAML: {detail}", "check indentation and quoting here")
+    NOT_A_MAPPING = (
+        "a flow file must be a mapping of fields (id, version, title, stages, ...)",
+        "start the file with 'id: my_flow' on its own line",
+    )
+    MISSING_FIELD = ("'{field}' is required here", "add '{field}:' to this {where}")
+    UNKNOWN_FIELD = (
+        "'{field}' is not a field of {where}",
+        "remove it, or check its spelling against the flow language in the README",
+    )
+    UNKNOWN_TYPE = (
+        "'{value}' is not an item type",
+        "use one of: text, choice, multi, scale, number, date, yesno, note",
+    )
+    MISSING_TYPE = ("this item has no 'type'", "add 'type:' (text, choice, multi, scale, ...)")
+    BAD_VALUE = ("{detail}", "see the flow language in the README for what this field takes")
+    MISSING_TRANSLATION = (
+        "this text has no '{lang}' version",
+        "the flow declares languages {languages}: add '{lang}: ...' beside the others",
+    )
+    DUPLICATE_ID = (
+        "the id '{id}' is used twice (first on line {first_line})",
+        "give every stage and item its own id",
+    )
+    RESERVED_ID = (
+        "'{id}' is a reserved name",
+        "rename the item: new, review, completed, paused and cancelled are session states",
+    )
+    EXPRESSION_SYNTAX = ("this expression does not parse: {detail}", "check brackets and quotes")
+    UNKNOWN_REFERENCE = (
+        "'answers.{ref}' names no item of this flow",
+        "check the item id's spelling; items are referred to by their 'id'",
+    )
+    FORWARD_REFERENCE = (
+        "'answers.{ref}' is asked later in the flow, so it has no answer yet here",
+        "move this condition or text after the item it refers to",
+    )
+    ANCHOR_OUT_OF_RANGE = (
+        "anchor {anchor} is outside the scale's range {min}..{max}",
+        "label only points between min and max",
+    )
+    BAD_RANGE = ("min ({min}) is not below max ({max})", "make min smaller than max")
+    FACES_SIZE = (
+        "a faces scale needs 2 to 5 points, this one has {points}",
+        "use style: likert for longer scales, or narrow min..max",
+    )
+    DUPLICATE_OPTION = (
+        "the option value '{value}' is used twice",
+        "every option needs its own stored value",
+    )
+    UNKNOWN_INSTRUMENT = (
+        "there is no instrument '{id}'",
+        "use one of: {known} (see `caseflow instruments list`)",
+    )
+    EMPTY_STAGE = (
+        "this stage has no items and no instrument",
+        "add 'items:' or 'instrument:' to the stage",
+    )
+    BAD_PATTERN = ("the pattern does not compile: {detail}", "write a Python regular expression")
+
+    @property
+    def template(self) -> str:
+        return self.value[0]
+
+    @property
+    def hint_template(self) -> str:
+        return self.value[1]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in one file, at one line."""
+
+    code: Code
+    file: str
+    line: int
+    message: str
+    hint: str
+
+    @classmethod
+    def make(cls, code: Code, file: str, line: int, **params: object) -> Problem:
+        return cls(
+            code=code,
+            file=file,
+            line=line,
+            message=code.template.format(**params),
+            hint=code.hint_template.format(**params),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message} (fix: {self.hint})"
+
+
+class FlowError(Exception):
+    """A flow file (or flow text) could not be loaded; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line))
+        super().__init__("\n".join(str(p) for p in self.problems))

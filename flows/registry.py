@@ -1,0 +1,62 @@
+"""Flows by id and version, each compiled once into the engine that serves all its sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from flows.compile import compile_flow
+from flows.engine import Engine
+from flows.load import bundled_flow_paths, find_flow, parse_flow
+
+
+@dataclass(frozen=True)
+class Loaded:
+    engine: Engine
+    source: str
+
+
+class FlowRegistry:
+    """Finds flow files (extra folders first, then the bundled ones) and caches engines."""
+
+    def __init__(self, search: Iterable[Path] = ()) -> None:
+        self.search = [Path(p) for p in search]
+        self._engines: dict[tuple[str, int], Engine] = {}
+        self._files: dict[Path, tuple[float, Loaded]] = {}
+
+    def current(self, name: str) -> Loaded:
+        """The flow as its file says now (re-read only when the file changed)."""
+        path = find_flow(name, self.search).resolve()
+        mtime = path.stat().st_mtime
+        cached = self._files.get(path)
+        if cached and cached[0] == mtime:
+            return cached[1]
+        source = path.read_text(encoding="utf-8")
+        flow = parse_flow(source, str(path))
+        key = (flow.id, flow.version)
+        engine = self._engines.get(key)
+        if engine is None or engine.flow != flow:
+            engine = Engine(compile_flow(flow))
+            self._engines[key] = engine
+        loaded = Loaded(engine, source)
+        self._files[path] = (mtime, loaded)
+        return loaded
+
+    def engine(self, flow_id: str, version: int, stored_source: Callable[[], str]) -> Engine:
+        """The engine of one version; an old version is rebuilt from the text stored with it."""
+        engine = self._engines.get((flow_id, version))
+        if engine is None:
+            flow = parse_flow(stored_source(), f"{flow_id} v{version} (stored)")
+            engine = Engine(compile_flow(flow))
+            self._engines[(flow_id, version)] = engine
+        return engine
+
+    def available(self) -> list[Path]:
+        seen: dict[str, Path] = {}
+        for folder in self.search:
+            for path in sorted(Path(folder).glob("*.y*ml")):
+                seen.setdefault(path.stem, path)
+        for path in bundled_flow_paths():
+            seen.setdefault(path.stem, path)
+        return sorted(seen.values(), key=lambda p: p.stem)

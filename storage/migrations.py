@@ -1,0 +1,121 @@
+"""The schema, one migration per step, applied in order. The schema changes nowhere else.
+
+Every step is recorded in ``_sqlite_migrations`` by sqlite-utils and runs in its own
+transaction, so a crash half-way through a migration leaves the previous schema intact.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("caseflow")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE people (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL
+                CHECK (role IN ('admin', 'supervisor', 'worker', 'caregiver', 'client')),
+            telegram_user_id INTEGER UNIQUE,
+            local_user TEXT UNIQUE,
+            lang TEXT NOT NULL DEFAULT 'en',
+            supervisor_id INTEGER REFERENCES people(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            title TEXT,
+            facts TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(facts)),
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+            created_by INTEGER REFERENCES people(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE case_members (
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            role TEXT NOT NULL CHECK (role IN ('worker', 'supervisor', 'caregiver', 'client')),
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (case_id, person_id)
+        );
+        CREATE INDEX case_members_person ON case_members(person_id);
+        -- Each flow version as it was when first used: sessions keep their version, and a
+        -- record renders the same after the flow file has moved on.
+        CREATE TABLE flow_versions (
+            flow_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            stored_at TEXT NOT NULL,
+            PRIMARY KEY (flow_id, version)
+        );
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            flow_id TEXT NOT NULL,
+            flow_version INTEGER NOT NULL,
+            respondent_id INTEGER NOT NULL REFERENCES people(id),
+            channel TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            state TEXT NOT NULL,
+            resume_state TEXT,
+            editing INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL
+                CHECK (status IN ('active', 'paused', 'completed', 'cancelled')),
+            shown_at TEXT,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            completed_at TEXT,
+            FOREIGN KEY (flow_id, flow_version) REFERENCES flow_versions(flow_id, version)
+        );
+        CREATE INDEX sessions_by_case ON sessions(case_id, flow_id, respondent_id, status);
+        -- Answers are revised, never overwritten: one row per revision.
+        CREATE TABLE answers (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            stage_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            parent_id TEXT,
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            status TEXT NOT NULL CHECK (status IN ('answered', 'skipped', 'withdrawn')),
+            value TEXT CHECK (value IS NULL OR json_valid(value)),
+            display TEXT,
+            shown_at TEXT,
+            answered_at TEXT NOT NULL,
+            changed_by INTEGER REFERENCES people(id),
+            reason TEXT,
+            UNIQUE (session_id, question_id, revision)
+        );
+        CREATE TABLE scores (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            stage_id TEXT NOT NULL,
+            instrument_id TEXT NOT NULL,
+            instrument_version INTEGER NOT NULL,
+            total REAL,
+            band TEXT,
+            result TEXT NOT NULL CHECK (json_valid(result)),
+            revision INTEGER NOT NULL CHECK (revision >= 1),
+            computed_at TEXT NOT NULL,
+            UNIQUE (session_id, stage_id, revision)
+        );
+        -- Who read or changed which record, when. Ids and action names only: no answer
+        -- text, no names, nothing a reader of the audit log should not see.
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor_id INTEGER REFERENCES people(id),
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT,
+            case_id INTEGER,
+            detail TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail))
+        );
+        CREATE INDEX audit_by_case ON audit(case_id, at);
+        """
+    )

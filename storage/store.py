@@ -1,0 +1,540 @@
+"""The only code that touches the database.
+
+Durability promise: WAL with ``synchronous=NORMAL``. A committed turn survives the process
+being killed (SIGKILL, a crash); it may not survive the machine losing power in the last
+moments. Set ``CASEFLOW_SQLITE_SYNC=FULL`` to survive power loss too, at ~2 ms a commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from flows.engine import Recorded, Session, Turn
+from storage.migrations import migrations
+
+ROLES = ("admin", "supervisor", "worker", "caregiver", "client")
+MEMBER_ROLES = ("worker", "supervisor", "caregiver", "client")
+
+
+class StorageError(Exception):
+    """Something the database refused."""
+
+
+class NotFound(StorageError):
+    """No such record."""
+
+
+class FlowVersionConflict(StorageError):
+    """A flow file changed without a new version number: old sessions would read wrong."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="microseconds") if moment else None
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: int
+    code: str
+    title: str | None
+    facts: dict[str, Any]
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session's bookkeeping beyond what the engine needs."""
+
+    id: str
+    case_id: int
+    flow_id: str
+    flow_version: int
+    respondent_id: int
+    channel: str
+    lang: str
+    phase: str
+    status: str
+    started_at: str
+    completed_at: str | None
+
+
+def connect(path: str | Path) -> Database:
+    """Open (and migrate) the database at ``path``; ``:memory:`` for tests."""
+    # Autocommit mode: a statement outside `atomic()` commits by itself, and `atomic()` owns
+    # BEGIN/COMMIT. In sqlite3's legacy mode a bare INSERT would silently open a transaction
+    # that stays open, so an acknowledged answer might not be on disk.
+    memory = str(path) == ":memory:"
+    if not memory:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = Database(sqlite3.connect(str(path), isolation_level=None))
+    if not memory:
+        db.execute("PRAGMA journal_mode=WAL")
+    sync = os.environ.get("CASEFLOW_SQLITE_SYNC", "NORMAL").upper()
+    db.execute(f"PRAGMA synchronous={'FULL' if sync == 'FULL' else 'NORMAL'}")
+    # SQLite leaves foreign keys off unless every connection asks.
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA busy_timeout=5000")
+    migrations.apply(db)
+    return db
+
+
+class Store:
+    """Cases, people, sessions, answers, scores and the audit log."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        return cls(connect(path))
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self.db.atomic():
+            yield
+
+    def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        cursor = self.db.execute(sql, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+    def _all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # -- audit ----------------------------------------------------------------------------
+
+    def audit(
+        self,
+        actor_id: int | None,
+        action: str,
+        entity: str,
+        entity_id: object = None,
+        case_id: int | None = None,
+        **detail: Any,
+    ) -> None:
+        """Record who read or changed what. ``detail`` takes ids and counts, never content."""
+        self.db.execute(
+            "INSERT INTO audit (at, actor_id, action, entity, entity_id, case_id, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                _now(),
+                actor_id,
+                action,
+                entity,
+                None if entity_id is None else str(entity_id),
+                case_id,
+                _json(detail),
+            ),
+        )
+
+    def audit_rows(self, case_id: int | None = None) -> list[dict[str, Any]]:
+        if case_id is None:
+            return self._all("SELECT * FROM audit ORDER BY id")
+        return self._all("SELECT * FROM audit WHERE case_id = ? ORDER BY id", (case_id,))
+
+    # -- people ---------------------------------------------------------------------------
+
+    def add_person(
+        self,
+        name: str,
+        role: str,
+        *,
+        telegram_user_id: int | None = None,
+        local_user: str | None = None,
+        lang: str = "en",
+        actor_id: int | None = None,
+    ) -> int:
+        if role not in ROLES:
+            raise StorageError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        with self.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO people (name, role, telegram_user_id, local_user, lang, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (name, role, telegram_user_id, local_user, lang, _now()),
+            )
+            person_id = int(cursor.lastrowid or 0)
+            self.audit(actor_id, "person.create", "person", person_id, role=role)
+        return person_id
+
+    def person(self, person_id: int) -> dict[str, Any]:
+        row = self._one("SELECT * FROM people WHERE id = ?", (person_id,))
+        if row is None:
+            raise NotFound(f"no person {person_id}")
+        return row
+
+    def local_person(self, local_user: str, lang: str = "en") -> int:
+        """The person behind a terminal account, created on first use."""
+        row = self._one("SELECT id FROM people WHERE local_user = ?", (local_user,))
+        if row:
+            return int(row["id"])
+        return self.add_person(local_user, "worker", local_user=local_user, lang=lang)
+
+    # -- cases ----------------------------------------------------------------------------
+
+    def _case(self, row: dict[str, Any]) -> Case:
+        return Case(row["id"], row["code"], row["title"], json.loads(row["facts"]), row["status"])
+
+    def case_by_code(self, code: str) -> Case:
+        row = self._one("SELECT * FROM cases WHERE code = ?", (code,))
+        if row is None:
+            raise NotFound(f"no case {code!r}")
+        return self._case(row)
+
+    def case(self, case_id: int) -> Case:
+        row = self._one("SELECT * FROM cases WHERE id = ?", (case_id,))
+        if row is None:
+            raise NotFound(f"no case {case_id}")
+        return self._case(row)
+
+    def create_case(
+        self,
+        code: str,
+        created_by: int,
+        title: str | None = None,
+        facts: Mapping[str, Any] | None = None,
+    ) -> Case:
+        with self.atomic():
+            cursor = self.db.execute(
+                "INSERT INTO cases (code, title, facts, created_by, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (code, title, _json(dict(facts or {})), created_by, _now()),
+            )
+            case_id = int(cursor.lastrowid or 0)
+            self._add_member(case_id, created_by, "worker")
+            self.audit(created_by, "case.create", "case", case_id, case_id)
+        return self.case(case_id)
+
+    def ensure_case(self, code: str, created_by: int) -> Case:
+        try:
+            return self.case_by_code(code)
+        except NotFound:
+            return self.create_case(code, created_by)
+
+    def _add_member(self, case_id: int, person_id: int, role: str) -> None:
+        if role not in MEMBER_ROLES:
+            raise StorageError(f"unknown case role {role!r}")
+        self.db.execute(
+            "INSERT OR IGNORE INTO case_members (case_id, person_id, role, added_at)"
+            " VALUES (?, ?, ?, ?)",
+            (case_id, person_id, role, _now()),
+        )
+
+    def add_member(self, case_id: int, person_id: int, role: str, actor_id: int | None) -> None:
+        with self.atomic():
+            self._add_member(case_id, person_id, role)
+            self.audit(
+                actor_id,
+                "case.member.add",
+                "case",
+                case_id,
+                case_id,
+                person_id=person_id,
+                role=role,
+            )
+
+    def is_member(self, case_id: int, person_id: int) -> bool:
+        return (
+            self._one(
+                "SELECT 1 FROM case_members WHERE case_id = ? AND person_id = ?",
+                (case_id, person_id),
+            )
+            is not None
+        )
+
+    def members(self, case_id: int) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT p.id, p.name, p.role AS person_role, m.role, m.added_at"
+            " FROM case_members m JOIN people p ON p.id = m.person_id"
+            " WHERE m.case_id = ? ORDER BY m.added_at",
+            (case_id,),
+        )
+
+    # -- flow versions --------------------------------------------------------------------
+
+    def remember_flow(self, flow_id: str, version: int, source: str) -> None:
+        """Keep the text of a flow version the first time a session uses it."""
+        digest = hashlib.sha256(source.encode()).hexdigest()
+        row = self._one(
+            "SELECT sha256 FROM flow_versions WHERE flow_id = ? AND version = ?",
+            (flow_id, version),
+        )
+        if row is None:
+            with self.atomic():
+                self.db.execute(
+                    "INSERT INTO flow_versions (flow_id, version, source, sha256, stored_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (flow_id, version, source, digest, _now()),
+                )
+        elif row["sha256"] != digest:
+            raise FlowVersionConflict(
+                f"flow {flow_id!r} version {version} differs from the one already used by "
+                f"sessions in this database; give the changed file a new version number"
+            )
+
+    def flow_source(self, flow_id: str, version: int) -> str:
+        row = self._one(
+            "SELECT source FROM flow_versions WHERE flow_id = ? AND version = ?",
+            (flow_id, version),
+        )
+        if row is None:
+            raise NotFound(f"flow {flow_id!r} version {version} was never used here")
+        return str(row["source"])
+
+    # -- sessions -------------------------------------------------------------------------
+
+    def create_session(
+        self,
+        session: Session,
+        *,
+        case_id: int,
+        respondent_id: int,
+        channel: str,
+        phase: str,
+    ) -> None:
+        now = _now()
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO sessions (id, case_id, flow_id, flow_version, respondent_id,"
+                " channel, lang, phase, state, resume_state, editing, status, shown_at,"
+                " started_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    session.id,
+                    case_id,
+                    session.flow_id,
+                    session.flow_version,
+                    respondent_id,
+                    channel,
+                    session.lang,
+                    phase,
+                    session.state,
+                    session.resume_state,
+                    int(session.editing),
+                    "active",
+                    _iso(session.shown_at),
+                    now,
+                    now,
+                ),
+            )
+            self.audit(
+                respondent_id,
+                "session.start",
+                "session",
+                session.id,
+                case_id,
+                flow=session.flow_id,
+                version=session.flow_version,
+            )
+
+    def session_info(self, session_id: str) -> SessionInfo:
+        row = self._one(
+            "SELECT id, case_id, flow_id, flow_version, respondent_id, channel, lang, phase,"
+            " status, started_at, completed_at FROM sessions WHERE id = ?",
+            (session_id,),
+        )
+        if row is None:
+            raise NotFound(f"no session {session_id}")
+        return SessionInfo(**row)
+
+    def open_session_id(self, case_id: int, flow_id: str, respondent_id: int) -> str | None:
+        """The respondent's unfinished session of this flow on this case, if any."""
+        row = self._one(
+            "SELECT id FROM sessions WHERE case_id = ? AND flow_id = ? AND respondent_id = ?"
+            " AND status IN ('active', 'paused') ORDER BY started_at DESC LIMIT 1",
+            (case_id, flow_id, respondent_id),
+        )
+        return str(row["id"]) if row else None
+
+    def load_session(self, session_id: str, facts: Mapping[str, Any] | None = None) -> Session:
+        """The session as the engine needs it: state and the latest revision of each answer."""
+        row = self._one("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        if row is None:
+            raise NotFound(f"no session {session_id}")
+        if facts is None:
+            facts = self.case(row["case_id"]).facts
+        session = Session(
+            id=row["id"],
+            flow_id=row["flow_id"],
+            flow_version=row["flow_version"],
+            lang=row["lang"],
+            state=row["state"],
+            resume_state=row["resume_state"],
+            editing=bool(row["editing"]),
+            shown_at=_dt(row["shown_at"]),
+            facts=dict(facts),
+            previous=self.previous_answers(
+                row["case_id"], row["flow_id"], row["respondent_id"], before=session_id
+            ),
+        )
+        for answer in self.current_answers(session_id):
+            session.answers[answer["question_id"]] = Recorded(
+                value=None if answer["value"] is None else json.loads(answer["value"]),
+                status=answer["status"],
+                revision=answer["revision"],
+                shown_at=_dt(answer["shown_at"]),
+                answered_at=_dt(answer["answered_at"]) or datetime.now(UTC),
+            )
+        return session
+
+    def current_answers(self, session_id: str) -> list[dict[str, Any]]:
+        """The latest revision of every answer of a session, in the order first answered."""
+        return self._all(
+            "SELECT a.* FROM answers a JOIN ("
+            "  SELECT question_id, MAX(revision) AS revision, MIN(id) AS first"
+            "  FROM answers WHERE session_id = ? GROUP BY question_id"
+            ") latest ON a.question_id = latest.question_id AND a.revision = latest.revision"
+            " WHERE a.session_id = ? ORDER BY latest.first",
+            (session_id, session_id),
+        )
+
+    def answer_history(self, session_id: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM answers WHERE session_id = ? ORDER BY id", (session_id,))
+
+    def previous_answers(
+        self, case_id: int, flow_id: str, respondent_id: int, before: str | None = None
+    ) -> dict[str, Any]:
+        """What the respondent answered in their last completed session of this flow."""
+        row = self._one(
+            "SELECT id FROM sessions WHERE case_id = ? AND flow_id = ? AND respondent_id = ?"
+            " AND status = 'completed' AND id != ? ORDER BY completed_at DESC LIMIT 1",
+            (case_id, flow_id, respondent_id, before or ""),
+        )
+        if row is None:
+            return {}
+        return {
+            a["question_id"]: json.loads(a["value"])
+            for a in self.current_answers(str(row["id"]))
+            if a["status"] == "answered" and a["value"] is not None
+        }
+
+    def apply(self, session: Session, turn: Turn, actor_id: int, case_id: int) -> None:
+        """Store one turn in one transaction: answers, scores, the session's state, audit."""
+        status = turn.status
+        now = _now()
+        with self.atomic():
+            if turn.changes:
+                self.db.conn.executemany(
+                    "INSERT INTO answers (session_id, stage_id, question_id, parent_id, revision,"
+                    " status, value, display, shown_at, answered_at, changed_by)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            session.id,
+                            c.stage_id,
+                            c.question_id,
+                            c.parent,
+                            c.revision,
+                            c.status,
+                            None if c.value is None else _json(c.value),
+                            c.display,
+                            _iso(c.shown_at),
+                            _iso(c.answered_at),
+                            actor_id,
+                        )
+                        for c in turn.changes
+                    ],
+                )
+                self.audit(
+                    actor_id,
+                    "answer.record",
+                    "session",
+                    session.id,
+                    case_id,
+                    questions=[c.question_id for c in turn.changes],
+                )
+            for score in turn.scores:
+                revision = self._one(
+                    "SELECT COALESCE(MAX(revision), 0) + 1 AS next FROM scores"
+                    " WHERE session_id = ? AND stage_id = ?",
+                    (session.id, score.stage_id),
+                )
+                band = score.result.get("band")
+                band_id = band.get("id") if isinstance(band, dict) else band
+                self.db.execute(
+                    "INSERT INTO scores (session_id, stage_id, instrument_id, instrument_version,"
+                    " total, band, result, revision, computed_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        session.id,
+                        score.stage_id,
+                        score.instrument_id,
+                        score.instrument_version,
+                        score.result.get("total"),
+                        band_id,
+                        _json(score.result),
+                        (revision or {}).get("next", 1),
+                        now,
+                    ),
+                )
+                self.audit(
+                    actor_id,
+                    "score.compute",
+                    "session",
+                    session.id,
+                    case_id,
+                    instrument=score.instrument_id,
+                )
+            self.db.execute(
+                "UPDATE sessions SET state = ?, resume_state = ?, editing = ?, status = ?,"
+                " shown_at = ?, updated_at = ?, completed_at = ? WHERE id = ?",
+                (
+                    session.state,
+                    session.resume_state,
+                    int(session.editing),
+                    status,
+                    _iso(session.shown_at),
+                    now,
+                    now if status == "completed" else None,
+                    session.id,
+                ),
+            )
+            if status in ("completed", "cancelled", "paused"):
+                self.audit(actor_id, f"session.{status}", "session", session.id, case_id)
+
+    def scores(self, session_id: str) -> list[dict[str, Any]]:
+        """The latest score of each stage of a session."""
+        return self._all(
+            "SELECT s.* FROM scores s WHERE s.session_id = ? AND s.revision = ("
+            "  SELECT MAX(revision) FROM scores t"
+            "  WHERE t.session_id = s.session_id AND t.stage_id = s.stage_id)"
+            " ORDER BY s.stage_id",
+            (session_id,),
+        )
+
+    def sessions_of_case(self, case_id: int) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM sessions WHERE case_id = ? ORDER BY started_at", (case_id,))
+
+    def check_integrity(self) -> list[str]:
+        """Problems SQLite finds with the file and its foreign keys (empty when sound)."""
+        problems = [r[0] for r in self.db.execute("PRAGMA integrity_check").fetchall()]
+        problems = [p for p in problems if p != "ok"]
+        problems += [str(r) for r in self.db.execute("PRAGMA foreign_key_check").fetchall()]
+        return problems
