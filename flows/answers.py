@@ -249,7 +249,11 @@ def display(item: AnyItem, value: Any, lang: str) -> str:
     if isinstance(item, ChoiceItem | MultiItem):
         labels = {str(v): label for v, label in options(item, lang)}
         values = value if isinstance(value, list) else [value]
-        return ", ".join(labels.get(str(v), str(v)) for v in values)
+        separator = "、" if lang.startswith("zh") else ", "
+        return separator.join(labels.get(str(v), str(v)) for v in values)
+    if isinstance(item, NumberItem) and item.unit:
+        unit = item.unit.get(lang) or next(iter(item.unit.values()))
+        return f"{value} {unit}"
     if isinstance(item, ScaleItem):
         labels = dict(scale_options(item, lang))
         label = labels.get(str(value), "")

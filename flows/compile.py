@@ -22,7 +22,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from flows.answers import AnyItem
-from flows.expressions import Condition, Renderer, compile_condition, compile_text
+from flows.expressions import Condition, ParentAnswered, Renderer, compile_condition, compile_text
 from flows.model import ChoiceItem, Flow, NoteItem, Option, Stage, TextItem
 
 REVIEW, NEW, PAUSED, COMPLETED, CANCELLED = "review", "new", "paused", "completed", "cancelled"
@@ -50,7 +50,7 @@ class Question:
     stage: Stage
     item: AnyItem
     parent: str | None
-    conditions: tuple[Condition, ...]
+    conditions: tuple[Condition | ParentAnswered, ...]
     prompt: dict[str, Renderer]
     help: dict[str, Renderer]
     instrument: str | None = None
@@ -114,13 +114,6 @@ def _load_instrument(instrument_id: str) -> Any:
     return load_instrument(instrument_id)
 
 
-def _parent_answered(parent: str) -> Condition:
-    def condition(context: Any) -> bool:
-        return context["answers"].get(parent) is not None
-
-    return condition
-
-
 def compile_flow(
     flow: Flow, load_instrument: Callable[[str], Any] = _load_instrument
 ) -> CompiledFlow:
@@ -128,7 +121,9 @@ def compile_flow(
     questions: list[Question] = []
     instruments: dict[str, Any] = {}
 
-    def add(stage: Stage, item: AnyItem, conds: tuple[Condition, ...], inst: str | None) -> None:
+    Conditions = tuple[Condition | ParentAnswered, ...]
+
+    def add(stage: Stage, item: AnyItem, conds: Conditions, inst: str | None) -> None:
         questions.append(
             Question(
                 id=item.id,
@@ -144,13 +139,13 @@ def compile_flow(
         )
 
     for stage in flow.stages:
-        stage_conds = (compile_condition(stage.when),) if stage.when else ()
+        stage_conds: Conditions = (compile_condition(stage.when),) if stage.when else ()
         for item in stage.items:
             conds = stage_conds + ((compile_condition(item.when),) if item.when else ())
             add(stage, item, conds, None)
             if isinstance(item, TextItem):
                 for probe in item.probes:
-                    probe_conds = (*conds, _parent_answered(item.id))
+                    probe_conds: Conditions = (*conds, ParentAnswered(item.id))
                     if probe.when:
                         probe_conds += (compile_condition(probe.when),)
                     probe_item = TextItem(

@@ -32,6 +32,7 @@ from flows.compile import (
     Question,
     allowed,
 )
+from flows.expressions import Scope
 from flows.messages import COMMAND_HELP, say
 from flows.model import NoteItem, TextItem
 
@@ -286,6 +287,8 @@ class Engine:
             shown = " ".join(f"/{c}" for c in self._commands(s, self._walk(s)))
             return self._again(s, say("unknown_command", lang, command=name[:30], commands=shown))
         if name not in allowed(self.compiled, s.state) and name != "resume":
+            if name == "back" and s.state != REVIEW:
+                return self._again(s, say("at_start", lang))
             return self._again(s, say("not_now", lang, command=name))
         applicable = self._walk(s)
         if name == "back":
@@ -453,10 +456,10 @@ class Engine:
     def _walk(self, s: Session) -> list[Question]:
         """The questions that apply, in order, given the answers of those before them."""
         values: dict[str, Any] = {}
-        context = self.context(s, values)
+        scope = Scope(self.context(s, values))
         out = []
         for q in self.questions:
-            if all(condition(context) for condition in q.conditions):
+            if all(condition.test(scope) for condition in q.conditions):
                 out.append(q)
                 value = s.value(q.id)
                 if value is not None:
@@ -505,9 +508,11 @@ class Engine:
         return lines
 
     def _label(self, q: Question, s: Session) -> str:
-        if q.parent is None:
+        """The short label of a question, else its (piped) prompt."""
+        if q.parent is None and q.item.short:
             return q.item.label(s.lang)
-        return self._text(q, s, self.context(s))
+        values = {qid: r.value for qid, r in s.answers.items() if r.status == "answered"}
+        return self._text(q, s, self.context(s, values))
 
     def _text(self, q: Question, s: Session, context: dict[str, Any]) -> str:
         render = q.prompt.get(s.lang) or next(iter(q.prompt.values()))
@@ -537,9 +542,9 @@ class Engine:
     def _turn(self, s: Session, applicable: list[Question], error: str | None = None) -> Turn:
         if s.state in TERMINAL or s.state == PAUSED:
             return Turn(status=_status(s.state), error=error)
-        # answers may have changed since `applicable` was computed only through this turn's
-        # own changes, which _advance already walked; recompute for the prompt regardless.
-        return Turn(status="active", prompt=self._prompt(s, self._walk(s)), error=error)
+        # `applicable` was walked after this turn's answers changed; moving between states
+        # changes no answer, so it still holds for the prompt.
+        return Turn(status="active", prompt=self._prompt(s, applicable), error=error)
 
     def _prompt(self, s: Session, applicable: list[Question]) -> Prompt:
         lang = s.lang

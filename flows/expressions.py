@@ -13,9 +13,10 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
+from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import consume
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,59 @@ ENV = _FlowSandbox(undefined=ChainableUndefined, autoescape=False, keep_trailing
 ENV.globals.clear()
 
 Context = Mapping[str, Any]
-Condition = Callable[[Context], bool]
 Renderer = Callable[[Context], str]
+_BLANK = ENV.from_string("")
+
+
+class Scope:
+    """One evaluation context shared by every condition of a walk through the flow.
+
+    Building a Jinja context costs more than evaluating a typical condition, so a walk
+    builds one and mutates the ``answers`` dict inside it as it goes.
+    """
+
+    __slots__ = ("context", "variables")
+
+    def __init__(self, variables: dict[str, Any]) -> None:
+        self.variables = variables
+        self.context = _BLANK.new_context(variables, shared=True)
+
+
+class Condition:
+    """A ``when:`` expression; any error while evaluating it counts as false."""
+
+    __slots__ = ("_template", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        # compile_expression wraps `{% set result = (expr) %}` in a template; we run that
+        # template against a shared context instead of a fresh one per call.
+        self._template = ENV.compile_expression(source)._template
+
+    def test(self, scope: Scope) -> bool:
+        context = scope.context
+        try:
+            consume(self._template.root_render_func(context))
+            result = context.vars["result"]
+        except Exception as exc:  # a condition must never break an interview
+            log.warning("condition %r failed: %s", self.source, type(exc).__name__)
+            return False
+        return False if isinstance(result, Undefined) else bool(result)
+
+    def __call__(self, variables: Context) -> bool:
+        return self.test(Scope(dict(variables)))
+
+
+class ParentAnswered:
+    """A probe is asked only when its question was answered (not skipped)."""
+
+    __slots__ = ("parent",)
+
+    def __init__(self, parent: str) -> None:
+        self.parent = parent
+
+    def test(self, scope: Scope) -> bool:
+        return scope.variables["answers"].get(self.parent) is not None
 
 
 def parse_error(source: str, *, template: bool) -> str | None:
@@ -74,17 +126,8 @@ def references(source: str, *, template: bool) -> set[str]:
 
 
 def compile_condition(source: str) -> Condition:
-    """A predicate over a context; any error while evaluating it counts as false."""
-    expression = ENV.compile_expression(source, undefined_to_none=True)
-
-    def condition(context: Context) -> bool:
-        try:
-            return bool(expression(**context))
-        except Exception as exc:  # a condition must never break an interview
-            log.warning("condition %r failed: %s", source, type(exc).__name__)
-            return False
-
-    return condition
+    """A predicate over the answers and case facts."""
+    return Condition(source)
 
 
 def compile_text(source: str) -> Renderer:

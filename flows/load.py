@@ -21,6 +21,7 @@ from flows.problems import Code, FlowError, Problem
 
 Loc = tuple[str | int, ...]
 
+_PLAIN = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 BUNDLED_DIR = Path(str(resources.files("flows") / "bundled"))
 
 
@@ -33,6 +34,10 @@ class _Located:
 
     def build(self, node: yaml.Node, loc: Loc = ()) -> Any:
         self.lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the tag {node.tag} is not allowed in a flow", node.start_mark
+            )
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -104,6 +109,7 @@ def _pydantic_problems(
             )
         elif kind == "union_tag_invalid":
             value = (err.get("ctx") or {}).get("tag", "?")
+            line = located.line(data, (*loc, "type"))
             problem = Problem.make(Code.UNKNOWN_TYPE, file, line, value=value)
         elif kind == "union_tag_not_found":
             problem = Problem.make(Code.MISSING_TYPE, file, line)
@@ -208,6 +214,11 @@ def _check_expressions(data: dict[str, Any], add: Any, order: dict[str, int]) ->
             elif order[ref] >= position:
                 add(Code.FORWARD_REFERENCE, loc, ref=ref)
 
+    def check_texts(texts: Any, loc: Loc, position: int) -> None:
+        if isinstance(texts, dict):
+            for lang, text in texts.items():
+                check(text, (*loc, lang), position, template=True)
+
     for s, stage in enumerate(data.get("stages") or []):
         if not isinstance(stage, dict):
             continue
@@ -220,17 +231,16 @@ def _check_expressions(data: dict[str, Any], add: Any, order: dict[str, int]) ->
             len(order),
         )
         check(stage.get("when"), ("stages", s, "when"), first, template=False)
+        check_texts(stage.get("intro"), ("stages", s, "intro"), first)
     for loc, item in _items(data):
         position = order.get(str(item.get("id")), len(order))
         check(item.get("when"), (*loc, "when"), position, template=False)
         for key in ("prompt", "help"):
-            texts = item.get(key)
-            if isinstance(texts, dict):
-                for lang, text in texts.items():
-                    check(text, (*loc, key, lang), position, template=True)
+            check_texts(item.get(key), (*loc, key), position)
         for p, probe in enumerate(item.get("probes") or []):
             if isinstance(probe, dict):
                 check(probe.get("when"), (*loc, "probes", p, "when"), position + 1, template=False)
+                check_texts(probe.get("prompt"), (*loc, "probes", p, "prompt"), position + 1)
 
 
 def _known_instruments() -> set[str] | None:

@@ -138,8 +138,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "这次访谈已经结束了。",
     },
     "recap": {
-        "en": "Welcome back. You were at question {position} of {total}: {label}.",
-        "zh": "欢迎回来。您上次答到第 {position} 题（共 {total} 题）：{label}。",
+        "en": "Welcome back. You were at question {position} of {total}: {label}",
+        "zh": "欢迎回来。您上次答到第 {position} 题（共 {total} 题）：{label}",
     },
     "recap_review": {
         "en": "Welcome back. All questions are answered; please check and submit.",

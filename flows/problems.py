@@ -14,7 +14,11 @@ from enum import Enum
 class Code(Enum):
     """One kind of problem: ``(message template, hint template)``."""
 
-    YAML_SYNTAX = ("the file is not valid YAML: {detail}", "check indentation and quoting here")
+    YAML_SYNTAX = (
+        "the file is not valid YAML: {detail}",
+        "check indentation here; inside {{en: ..., zh: ...}} put quotes around a text that"
+        " contains a comma, a colon, a '?' or a '#'",
+    )
     NOT_A_MAPPING = (
         "a flow file must be a mapping of fields (id, version, title, stages, ...)",
         "start the file with 'id: my_flow' on its own line",
