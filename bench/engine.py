@@ -21,17 +21,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.interview import Interviews  # noqa: E402
-from flows.compile import compile_flow  # noqa: E402
-from flows.engine import Engine, Reply  # noqa: E402
-from flows.load import find_flow, parse_flow  # noqa: E402
-from flows.registry import FlowRegistry  # noqa: E402
-from storage.store import Store  # noqa: E402
+from bot.interview import Interviews
+from flows.compile import compile_flow
+from flows.engine import Engine, Reply
+from flows.load import find_flow, parse_flow
+from flows.registry import FlowRegistry
+from storage.store import Store
 
 FLOW = "child_checkin"
 # A full check-in with the worries branch, its probes, a review, an edit and a submit.
-SCRIPT = ["4", "2", "she cried at bedtime", "2", "1", "had a cold", "yes",
-          "she misses her mother", "since spring", "her teacher", "yes", "/edit 1", "3", "/submit"]
+SCRIPT = [
+    "4",
+    "2",
+    "she cried at bedtime",
+    "2",
+    "1",
+    "had a cold",
+    "yes",
+    "she misses her mother",
+    "since spring",
+    "her teacher",
+    "yes",
+    "/edit 1",
+    "3",
+    "/submit",
+]
 
 
 def rss_mib() -> float:
@@ -103,7 +117,7 @@ def main() -> None:
     parser.add_argument("--open", type=int, default=10_000)
     args = parser.parse_args()
     parse_ms, compile_ms = bench_compile()
-    print(f"flow {FLOW}: parse+validate {parse_ms:.2f} ms, compile (state machine) {compile_ms:.2f} ms")
+    print(f"flow {FLOW}: parse+validate {parse_ms:.2f} ms, state machine {compile_ms:.2f} ms")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()

@@ -18,7 +18,9 @@ FLOW = flow_yaml(
       prompt: {en: "Child's name?", zh: 孩子的名字？}
     - id: worried
       type: yesno
-      prompt: {en: "Any worries about {{ answers.name }}?", zh: "{{ answers.name }}有让您担心的事吗？"}
+      prompt:
+        en: "Any worries about {{ answers.name }}?"
+        zh: "{{ answers.name }}有让您担心的事吗？"
     - id: worry
       type: text
       when: "answers.worried"

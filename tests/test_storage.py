@@ -10,7 +10,7 @@ from bot.interview import Interviews, NotOnCase, NotYourSession
 from flows.engine import Reply
 from flows.registry import FlowRegistry
 from storage.migrations import migrations
-from storage.store import FlowVersionConflict, Store, connect
+from storage.store import FlowVersionConflict, connect
 
 
 @pytest.fixture
@@ -41,7 +41,8 @@ def test_migrations_are_recorded_and_applying_again_changes_nothing(tmp_path):
 def test_foreign_keys_are_enforced(store):
     with pytest.raises(sqlite3.IntegrityError):
         store.db.execute(
-            "INSERT INTO case_members (case_id, person_id, role, added_at) VALUES (99, 99, 'worker', 'x')"
+            "INSERT INTO case_members (case_id, person_id, role, added_at)"
+            " VALUES (99, 99, 'worker', 'x')"
         )
 
 
