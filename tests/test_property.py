@@ -15,17 +15,56 @@ from flows.registry import FlowRegistry
 from storage.store import Store
 
 REGISTRY = FlowRegistry()
-COMMANDS = ["/back", "/skip", "/pause", "/resume", "/cancel", "/review", "/submit", "/edit 1",
-            "/edit 99", "/edit", "/frob", "/", "/start", "/help"]
-WORDS = ["", " ", "1", "2", "3", "99", "-1", "yes", "no", "是", "否", "today", "昨天",
-         "2026-02-30", "1,2", "nan", "🙂", "x" * 10_000, "{{ 7*7 }}", "<script>", "\x00", "\u202e"]
+COMMANDS = [
+    "/back",
+    "/skip",
+    "/pause",
+    "/resume",
+    "/cancel",
+    "/review",
+    "/submit",
+    "/edit 1",
+    "/edit 99",
+    "/edit",
+    "/frob",
+    "/",
+    "/start",
+    "/help",
+]
+WORDS = [
+    "",
+    " ",
+    "1",
+    "2",
+    "3",
+    "99",
+    "-1",
+    "yes",
+    "no",
+    "是",
+    "否",
+    "today",
+    "昨天",
+    "2026-02-30",
+    "1,2",
+    "nan",
+    "🙂",
+    "x" * 10_000,
+    "{{ 7*7 }}",
+    "<script>",
+    "\x00",
+    "\u202e",
+]
 
 replies = st.one_of(
     st.sampled_from(COMMANDS).map(lambda t: Reply(text=t)),
     st.sampled_from(WORDS).map(lambda t: Reply(text=t)),
     st.text(max_size=300).map(lambda t: Reply(text=t)),
-    st.builds(Reply, choice=st.sampled_from(["1", "yes", "zzz", "school"]),
-              token=st.sampled_from([None, "mood", "review", "nope"])),
+    st.builds(
+        Reply,
+        choice=st.sampled_from(["1", "yes", "zzz", "school"]),
+        token=st.sampled_from([None, "mood", "review", "nope"]),
+    ),
     st.builds(Reply, voice=st.builds(Voice, st.text(min_size=1, max_size=20), st.integers(0, 600))),
     st.sampled_from(["sticker", "photo", "location"]).map(lambda m: Reply(media=m)),
 )
