@@ -61,8 +61,8 @@ class Console:
         self.write(f"{progress}{prompt.text}")
         if prompt.help:
             self.write(f"  ({prompt.help})")
-        for index, (_value, label) in enumerate(prompt.options, start=1):
-            self.write(f"  {index}. {label}")
+        for key, (_value, label) in zip(prompt.keys, prompt.options, strict=True):
+            self.write(f"  {key}. {label}")
         if prompt.type == "multi":
             self.write("  " + say("choose_many", lang))
         if prompt.current:

@@ -64,10 +64,18 @@ def _custom(item: AnyItem, lang: str) -> str | None:
     return None
 
 
+def numeric_values(options: list[Option]) -> bool:
+    """Options whose stored values are numbers (a scale's 0-3) are typed by value."""
+    return all(isinstance(o.value, int) and not isinstance(o.value, bool) for o in options)
+
+
 def _match_option(options: list[Option], text: str) -> Option | None:
-    """An option by its number (1-based), its stored value or any of its labels."""
+    """An option by its key (its number in the list, or its value when values are
+    numbers: a PHQ-9 answer "1" means "Several days", never the first option), its
+    stored value or any of its labels."""
     wanted = text.strip().casefold()
-    if wanted.isdigit() and 1 <= int(wanted) <= len(options):
+    by_position = not numeric_values(options)
+    if by_position and wanted.isdecimal() and 1 <= int(wanted) <= len(options):
         return options[int(wanted) - 1]
     for option in options:
         if str(option.value).casefold() == wanted:
@@ -235,6 +243,20 @@ def options(item: AnyItem, lang: str) -> list[tuple[str, str]]:
         return scale_options(item, lang)
     if isinstance(item, YesNoItem):
         return [("yes", say("yes", lang)), ("no", say("no", lang))]
+    return []
+
+
+def keys(item: AnyItem) -> list[str]:
+    """What a person types for each option, in order: its number in the list, or its value
+    where values are numbers (scale points, a questionnaire's 0-3)."""
+    if isinstance(item, ScaleItem):
+        return [str(point) for point in range(item.min, item.max + 1)]
+    if isinstance(item, ChoiceItem | MultiItem):
+        if numeric_values(item.options):
+            return [str(o.value) for o in item.options]
+        return [str(i) for i in range(1, len(item.options) + 1)]
+    if isinstance(item, YesNoItem):
+        return ["1", "2"]
     return []
 
 

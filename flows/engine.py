@@ -121,6 +121,7 @@ class Prompt:
     type: str | None = None
     style: str | None = None
     options: tuple[tuple[str, str], ...] = ()
+    keys: tuple[str, ...] = ()  # what to type for each option, in the same order
     required: bool = False
     position: int = 0
     total: int = 0
@@ -307,7 +308,7 @@ class Engine:
             return self._turn(s, applicable)
         if name == "edit":
             lines = self._review_lines(s, applicable)
-            number = int(arg) if arg.isdigit() else 0
+            number = int(arg) if arg.isdecimal() else 0
             if not 1 <= number <= len(lines):
                 return self._again(s, say("no_such_answer", lang, number=arg[:10] or "?"))
             self._move(s, "edit", lines[number - 1].question_id, now)
@@ -577,6 +578,7 @@ class Engine:
             type=item.type,
             style=getattr(item, "style", None),
             options=tuple(answer_types.options(item, lang)),
+            keys=tuple(answer_types.keys(item)),
             required=item.required,
             position=position,
             total=len(counted),

@@ -46,7 +46,7 @@ def valid_answer(engine: Engine, prompt: Prompt) -> str:
     if prompt.kind == "note":
         return ""
     if prompt.options:
-        return "1"
+        return prompt.keys[0]
     item = engine.compiled.by_id[prompt.token].item
     if isinstance(item, NumberItem):
         low = item.validation.min

@@ -366,3 +366,18 @@ def test_a_piped_text_cannot_reach_python_internals():
 def test_a_failing_condition_counts_as_false_rather_than_breaking_the_interview():
     condition = compile_condition("answers.a > 'x'")
     assert condition({"answers": {"a": 3}}) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "edits"), [("²", None), ("٣", "sleep"), ("①", None), ("1" * 40, None)]
+)
+def test_unusual_digits_are_refused_or_understood_never_a_crash(engine, session, text, edits):
+    turn = run(engine, session, "Ann", "no", text)
+    assert turn.error == "Please choose one of the options: tap a button or type its number."
+    assert turn.prompt.token == "sleep"
+    turn = run(engine, session, "1", f"/edit {text}")
+    if edits:  # Arabic-Indic three is a decimal digit: answer 3 is Sleep
+        assert turn.prompt.token == edits
+    else:
+        assert turn.error.startswith("There is no answer number")
+        assert turn.prompt.kind == "review"

@@ -299,3 +299,41 @@ def test_a_number_reads_back_with_its_unit():
     items = NUMBER.replace("  integer: true\n", "  integer: true\n  unit: {en: days, zh: 天}\n")
     _, turn = answer(items, "3")
     assert turn.prompt.review[0].answer == "3 days"
+
+
+NUMERIC_CHOICE = """
+- id: phq
+  type: choice
+  prompt: {en: "Bothered?", zh: 困扰？}
+  options:
+    - {value: 0, label: {en: Not at all, zh: 完全不会}}
+    - {value: 1, label: {en: Several days, zh: 好几天}}
+    - {value: 2, label: {en: More than half the days, zh: 一半以上的天数}}
+    - {value: 3, label: {en: Nearly every day, zh: 几乎每天}}
+"""
+
+
+@pytest.mark.parametrize(("text", "value"), [("0", 0), ("1", 1), ("3", 3), ("好几天", 1)])
+def test_numeric_options_are_typed_by_their_value_never_by_position(text, value):
+    session, _ = answer(NUMERIC_CHOICE, text)
+    assert session.value("phq") == value
+
+
+def test_numeric_options_are_offered_with_their_values_as_keys():
+    engine = make_engine(flow_yaml(NUMERIC_CHOICE, languages="[en, zh]"))
+    prompt = engine.start(engine.new_session("s", "en"), NOW).prompt
+    assert prompt.keys == ("0", "1", "2", "3")
+
+
+def test_a_number_outside_numeric_options_is_refused():
+    _, turn = answer(NUMERIC_CHOICE, "4")
+    assert turn.error == "Please choose one of the options: tap a button or type its number."
+
+
+def test_a_scale_from_zero_is_offered_and_typed_by_its_points():
+    items = SCALE.replace("min: 1", "min: 0").replace("style: faces", "style: likert")
+    engine = make_engine(flow_yaml(items, languages="[en, zh]"))
+    session = engine.new_session("s", "en")
+    assert engine.start(session, NOW).prompt.keys == ("0", "1", "2", "3", "4", "5")
+    engine.handle(session, Reply(text="0"), NOW)
+    assert session.value("mood") == 0
