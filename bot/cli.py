@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import importlib
+import json
 import logging
 import os
 import sys
@@ -16,7 +17,7 @@ from bot.interview import Interviews, NotOnCase
 from flows.load import bundled_flow_paths, load_flow
 from flows.problems import FlowError
 from flows.registry import FlowRegistry
-from storage.store import FlowVersionConflict, Store
+from storage.store import FlowVersionConflict, NotFound, Store
 
 DEFAULT_DB = "caseflow.db"
 DEFAULT_FLOW = "child_checkin"
@@ -25,11 +26,6 @@ DEFAULT_CASE = "DEMO"
 
 def default_db() -> str:
     return os.environ.get("CASEFLOW_DB", DEFAULT_DB)
-
-
-def _flow_dirs() -> list[Path]:
-    extra = os.environ.get("CASEFLOW_FLOWS", "")
-    return [Path(p) for p in extra.split(os.pathsep) if p]
 
 
 def _local_user(name: str | None) -> str:
@@ -46,7 +42,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     try:
         person_id = store.local_person(_local_user(args.as_user), args.lang or "en")
         case = store.ensure_case(args.case, person_id)
-        interviews = Interviews(store, FlowRegistry(_flow_dirs()))
+        interviews = Interviews(store, FlowRegistry())
         try:
             opened = interviews.open(
                 args.flow, case, person_id, "terminal", lang=args.lang, phase=args.phase
@@ -65,8 +61,87 @@ def cmd_chat(args: argparse.Namespace) -> int:
         store.close()
 
 
+READINGS = {
+    "improved": "reliable improvement",
+    "deteriorated": "reliable deterioration",
+    "no_reliable_change": "no reliable change",
+}
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Each administration of an instrument on a case, the change, and its reliability."""
+    from flows.comparison import Administration, compare
+    from flows.instruments import InstrumentError, load_instrument
+
+    store = Store.open(args.db)
+    try:
+        person_id = store.local_person(_local_user(args.as_user))
+        try:
+            case = store.case_by_code(args.case)
+        except NotFound:
+            print(f"caseflow: no case {args.case!r}.", file=sys.stderr)
+            return 2
+        if not store.is_member(case.id, person_id):
+            store.audit(person_id, "access.refused", "case", case.id, case.id)
+            print(f"caseflow: you are not on case {args.case}.", file=sys.stderr)
+            return 3
+        try:
+            instrument = load_instrument(args.instrument)
+        except InstrumentError as exc:
+            print(f"caseflow: {exc}", file=sys.stderr)
+            return 2
+        rows = store.instrument_scores(case.id, instrument.id)
+        store.audit(person_id, "scores.read", "case", case.id, case.id, instrument=instrument.id)
+    finally:
+        store.close()
+    result = compare(
+        instrument,
+        [
+            Administration(r["session_id"], r["completed_at"], r["phase"], json.loads(r["result"]))
+            for r in rows
+        ],
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    lang = args.lang
+    name = instrument.text(instrument.short_name or instrument.name, lang)
+    if not result.administrations:
+        print(f"No completed administration of {name} on case {case.code}.")
+        return 0
+    print(f"{name} on case {case.code}: {len(result.administrations)} administration(s)")
+    print(f"  {'date':<10}  {'phase':<9}  {'total':>6}  band")
+    for a in result.administrations:
+        total = "—" if a.total is None else f"{a.result['total']:g}"
+        band = a.band_label.get(lang) or next(iter(a.band_label.values()), "")
+        subscales = ", ".join(f"{k} {v:g}" for k, v in a.subscales.items() if v is not None)
+        extra = f"  ({subscales})" if subscales else ""
+        print(f"  {a.when[:10]:<10}  {a.phase:<9}  {total:>6}  {band}{extra}")
+    first, last = result.first, result.last
+    if first is None or last is None or result.change is None:
+        print("Change: needs two scored administrations.")
+        return 0
+    higher = instrument.higher_is_for(instrument.total_scale.id)
+    print(
+        f"Change from first to last: {result.change:+g} "
+        f"({first.result['total']:g} → {last.result['total']:g}; higher is {higher})"
+    )
+    if result.reliable is None:
+        print(
+            f"Reliable change index: not available ({name}'s file declares no reliability "
+            "and norm SD)."
+        )
+    else:
+        rc = result.reliable
+        print(
+            f"Reliable change index: {rc.rci:+.2f} (|RCI| > 1.96 is reliable; "
+            f"r = {rc.reliability:g}, SD = {rc.norm_sd:g}): {READINGS[rc.direction]}"
+        )
+    return 0
+
+
 def cmd_flows_list(args: argparse.Namespace) -> int:
-    for path in FlowRegistry(_flow_dirs()).available():
+    for path in FlowRegistry().available():
         try:
             flow = load_flow(path)
         except FlowError as exc:
@@ -136,6 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--as", dest="as_user", default=None, help="who is answering (default: you)")
     chat.add_argument("--phase", default=None, help="baseline, pre, mid, post, follow-up")
     chat.set_defaults(func=cmd_chat)
+
+    cmp = sub.add_parser("compare", help="pre/post: an instrument's scores on a case over time")
+    cmp.add_argument("case", help="case code")
+    cmp.add_argument(
+        "instrument", help="instrument id, e.g. phq9 (see `caseflow instruments list`)"
+    )
+    cmp.add_argument("--db", default=default_db(), help=db_help)
+    cmp.add_argument("--lang", choices=["en", "zh"], default="en")
+    cmp.add_argument("--as", dest="as_user", default=None, help="who is asking (default: you)")
+    cmp.add_argument("--json", action="store_true", help="print JSON")
+    cmp.set_defaults(func=cmd_compare)
 
     run = sub.add_parser("run", help="the main job: Telegram bot if TELEGRAM_BOT_TOKEN is set")
     run.add_argument("--db", default=default_db(), help=db_help)

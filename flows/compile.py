@@ -81,7 +81,13 @@ class CompiledFlow:
 
     def __post_init__(self) -> None:
         self.by_id = {q.id: q for q in self.questions}
-        self.intros = {stage.id: _renderers(stage.intro) for stage in self.flow.stages}
+        self.intros = {}
+        for stage in self.flow.stages:
+            intro = stage.intro
+            if intro is None and stage.instrument in self.instruments:
+                # An instrument's own instructions ("Over the last 2 weeks...") open its stage.
+                intro = self.instruments[stage.instrument].instructions
+            self.intros[stage.id] = _renderers(intro)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -93,11 +99,15 @@ def _renderers(texts: dict[str, str] | None) -> dict[str, Renderer]:
 
 
 def _instrument_items(instrument: Any) -> list[ChoiceItem]:
-    """An instrument's items asked as choices, with the instrument's own response options."""
+    """An instrument's items asked as choices, with the instrument's own response options.
+
+    They are optional: a respondent may decline an item, and the instrument's own rule for
+    missing items (prorate, or no score) decides what that does to the total."""
     return [
         ChoiceItem(
             id=inst_item.id,
             type="choice",
+            required=False,
             prompt=dict(inst_item.text),
             options=[
                 Option(value=o.value, label=dict(o.label))

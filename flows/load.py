@@ -154,6 +154,18 @@ def _semantic_problems(
         if inst and instruments is not None and inst not in instruments:
             known = ", ".join(sorted(instruments)) or "none"
             add(Code.UNKNOWN_INSTRUMENT, ("stages", s, "instrument"), id=inst, known=known)
+        elif inst and instruments is not None:
+            spoken = _instrument_languages(inst)
+            languages = data.get("languages")
+            wanted: list[Any] = languages if isinstance(languages, list) else []
+            missing = [lang for lang in wanted if spoken is not None and lang not in spoken]
+            if missing:
+                add(
+                    Code.INSTRUMENT_LANGUAGES,
+                    ("stages", s, "instrument"),
+                    id=inst,
+                    missing=", ".join(map(str, missing)),
+                )
     for loc, item in _items(data):
         item_id = item.get("id")
         if isinstance(item_id, str):
@@ -241,6 +253,15 @@ def _check_expressions(data: dict[str, Any], add: Any, order: dict[str, int]) ->
             if isinstance(probe, dict):
                 check(probe.get("when"), (*loc, "probes", p, "when"), position + 1, template=False)
                 check_texts(probe.get("prompt"), (*loc, "probes", p, "prompt"), position + 1)
+
+
+def _instrument_languages(instrument_id: str) -> list[str] | None:
+    try:
+        from flows.instruments import load_instrument
+
+        return list(load_instrument(instrument_id).languages)
+    except Exception:  # reported as UNKNOWN_INSTRUMENT, or checked when the flow compiles
+        return None
 
 
 def _known_instruments() -> set[str] | None:

@@ -72,6 +72,10 @@ class Code(Enum):
         "there is no instrument '{id}'",
         "use one of: {known} (see `caseflow instruments list`)",
     )
+    INSTRUMENT_LANGUAGES = (
+        "the instrument '{id}' has no {missing} text",
+        "use an instrument that speaks {missing}, or drop {missing} from the flow's languages",
+    )
     EMPTY_STAGE = (
         "this stage has no items and no instrument",
         "add 'items:' or 'instrument:' to the stage",

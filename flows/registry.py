@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,13 @@ class Loaded:
 
 
 class FlowRegistry:
-    """Finds flow files (extra folders first, then the bundled ones) and caches engines."""
+    """Finds flow files (extra folders first, by default those in ``CASEFLOW_FLOWS``, then
+    the bundled ones) and caches one engine per flow version."""
 
-    def __init__(self, search: Iterable[Path] = ()) -> None:
+    def __init__(self, search: Iterable[Path] | None = None) -> None:
+        if search is None:
+            extra = os.environ.get("CASEFLOW_FLOWS", "")
+            search = [Path(p) for p in extra.split(os.pathsep) if p]
         self.search = [Path(p) for p in search]
         self._engines: dict[tuple[str, int], Engine] = {}
         self._files: dict[Path, tuple[float, Loaded]] = {}

@@ -529,6 +529,18 @@ class Store:
             (session_id,),
         )
 
+    def instrument_scores(self, case_id: int, instrument_id: str) -> list[dict[str, Any]]:
+        """The latest score of an instrument in every completed session of a case."""
+        return self._all(
+            "SELECT s.id AS session_id, s.phase, s.started_at, s.completed_at, sc.result"
+            " FROM scores sc JOIN sessions s ON s.id = sc.session_id"
+            " WHERE s.case_id = ? AND sc.instrument_id = ? AND s.status = 'completed'"
+            " AND sc.revision = (SELECT MAX(revision) FROM scores t"
+            "   WHERE t.session_id = sc.session_id AND t.stage_id = sc.stage_id)"
+            " ORDER BY s.completed_at",
+            (case_id, instrument_id),
+        )
+
     def sessions_of_case(self, case_id: int) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM sessions WHERE case_id = ? ORDER BY started_at", (case_id,))
 
