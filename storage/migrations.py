@@ -119,3 +119,45 @@ def m001_initial(db: Database) -> None:
         CREATE INDEX audit_by_case ON audit(case_id, at);
         """
     )
+
+
+@migrations()
+def m002_signoff_invites_updates(db: Database) -> None:
+    db.executescript(
+        """
+        -- A worker signs off (locks) a session record; later changes need a stated reason.
+        ALTER TABLE sessions ADD COLUMN signed_at TEXT;
+        ALTER TABLE sessions ADD COLUMN signed_by INTEGER REFERENCES people(id);
+        -- Where the bot reaches a person (private chat id) once they have talked to it.
+        ALTER TABLE people ADD COLUMN telegram_chat_id INTEGER;
+        -- One-time, expiring invitations to join a case (Telegram deep links).
+        CREATE TABLE invites (
+            token TEXT PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            role TEXT NOT NULL CHECK (role IN ('caregiver', 'client', 'worker')),
+            created_by INTEGER NOT NULL REFERENCES people(id),
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_by INTEGER REFERENCES people(id),
+            used_at TEXT
+        );
+        -- Each Telegram update is handled once: its id is stored in the same transaction
+        -- as its effect, so a redelivered update changes nothing.
+        CREATE TABLE processed_updates (
+            update_id INTEGER PRIMARY KEY,
+            processed_at TEXT NOT NULL
+        );
+        -- Messages owed to people (a flagged answer for the case worker): written in the
+        -- transaction that caused them, sent and marked afterwards, so none is lost.
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            case_id INTEGER REFERENCES cases(id),
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL CHECK (json_valid(payload)),
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX outbox_unsent ON outbox(sent_at) WHERE sent_at IS NULL;
+        """
+    )

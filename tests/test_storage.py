@@ -33,7 +33,7 @@ def test_migrations_are_recorded_and_applying_again_changes_nothing(tmp_path):
     connect(path).close()
     db = connect(path)
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == ["m001_initial"]
+    assert applied == ["m001_initial", "m002_signoff_invites_updates"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
