@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import importlib
 import json
 import logging
 import os
@@ -175,19 +174,56 @@ def cmd_flows_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_bot(args: argparse.Namespace) -> int:
+    """The Telegram bot (the token comes from TELEGRAM_BOT_TOKEN and is never printed)."""
+    from bot.telegram import run_from_cli
+
+    return run_from_cli(args)
+
+
+def cmd_workers_add(args: argparse.Namespace) -> int:
+    store = Store.open(args.db)
+    try:
+        if store.person_by_telegram(args.telegram_user_id):
+            print(
+                f"caseflow: Telegram user {args.telegram_user_id} is already registered.",
+                file=sys.stderr,
+            )
+            return 2
+        role = "supervisor" if args.supervisor else "worker"
+        person_id = store.add_person(
+            args.name, role, telegram_user_id=args.telegram_user_id, lang=args.lang
+        )
+        if args.team is not None:
+            lead = store.person_by_telegram(args.team)
+            if lead is None or lead["role"] != "supervisor":
+                print(f"caseflow: {args.team} is not a registered supervisor.", file=sys.stderr)
+                return 2
+            store.set_supervisor(person_id, int(lead["id"]))
+        print(f"Registered {role} {args.name} (Telegram user {args.telegram_user_id}).")
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_workers_list(args: argparse.Namespace) -> int:
+    store = Store.open(args.db)
+    try:
+        rows = store.db.execute(
+            "SELECT name, role, telegram_user_id FROM people"
+            " WHERE role IN ('worker', 'supervisor') AND telegram_user_id IS NOT NULL ORDER BY name"
+        ).fetchall()
+        for name, role, telegram_id in rows:
+            print(f"{telegram_id:<14} {role:<10} {name}")
+        return 0
+    finally:
+        store.close()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """`make run`: the Telegram bot when a token is set, else the check-in in the terminal."""
     if os.environ.get("TELEGRAM_BOT_TOKEN"):
-        try:
-            telegram_channel = importlib.import_module("bot.telegram")
-        except ImportError:
-            print(
-                "caseflow: the Telegram channel is not part of this build yet; "
-                "running the interview in the terminal instead.",
-                file=sys.stderr,
-            )
-        else:
-            return int(telegram_channel.run_from_cli(args))
+        return cmd_bot(argparse.Namespace(db=args.db, base_url=None, config=None, webhook=None))
     chat = argparse.Namespace(
         flow=DEFAULT_FLOW, case=DEFAULT_CASE, db=args.db, lang=args.lang, as_user=None, phase=None
     )
@@ -227,6 +263,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", default=default_db(), help=db_help)
     run.add_argument("--lang", choices=["en", "zh"], default=None)
     run.set_defaults(func=cmd_run)
+
+    tg = sub.add_parser("bot", help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
+    tg.add_argument("--db", default=default_db(), help=db_help)
+    tg.add_argument("--base-url", default=None, help="a self-hosted Bot API server, .../bot")
+    tg.add_argument("--config", default=None, help="a TOML settings file (see the README)")
+    tg.add_argument("--webhook", default=None, help="webhook URL (not available yet)")
+    tg.add_argument("--listen", default=None, help="HOST:PORT for the webhook")
+    tg.set_defaults(func=cmd_bot)
+
+    workers = sub.add_parser("workers", help="register social workers for the bot")
+    workers_sub = workers.add_subparsers(dest="workers_command", required=True)
+    add = workers_sub.add_parser("add", help="register a worker by Telegram user id")
+    add.add_argument("telegram_user_id", type=int)
+    add.add_argument("--name", required=True)
+    add.add_argument("--supervisor", action="store_true", help="a supervisor sees the team's cases")
+    add.add_argument(
+        "--team", type=int, default=None, help="Telegram id of this worker's supervisor"
+    )
+    add.add_argument("--lang", choices=["en", "zh"], default="en")
+    add.add_argument("--db", default=default_db(), help=db_help)
+    add.set_defaults(func=cmd_workers_add)
+    wlist = workers_sub.add_parser("list", help="the registered workers")
+    wlist.add_argument("--db", default=default_db(), help=db_help)
+    wlist.set_defaults(func=cmd_workers_list)
 
     flows = sub.add_parser("flows", help="list or validate flow files")
     flows_sub = flows.add_subparsers(dest="flows_command", required=True)

@@ -544,6 +544,115 @@ class Store:
     def sessions_of_case(self, case_id: int) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM sessions WHERE case_id = ? ORDER BY started_at", (case_id,))
 
+    # -- Telegram: people, invites, updates, outbox --------------------------------------
+
+    def person_by_telegram(self, telegram_user_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM people WHERE telegram_user_id = ?", (telegram_user_id,))
+
+    def set_chat(self, person_id: int, chat_id: int) -> None:
+        self.db.execute("UPDATE people SET telegram_chat_id = ? WHERE id = ?", (chat_id, person_id))
+
+    def set_language(self, person_id: int, lang: str) -> None:
+        self.db.execute("UPDATE people SET lang = ? WHERE id = ?", (lang, person_id))
+
+    def set_supervisor(self, person_id: int, supervisor_id: int | None) -> None:
+        self.db.execute(
+            "UPDATE people SET supervisor_id = ? WHERE id = ?", (supervisor_id, person_id)
+        )
+
+    def cases_of(self, person_id: int) -> list[dict[str, Any]]:
+        """The cases a person may see: their own, and for a supervisor their team's."""
+        return self._all(
+            "SELECT DISTINCT c.*, m.role AS my_role FROM cases c"
+            " JOIN case_members m ON m.case_id = c.id"
+            " LEFT JOIN people p ON p.id = m.person_id"
+            " WHERE m.person_id = ? OR (m.role = 'worker' AND p.supervisor_id = ?)"
+            " ORDER BY c.code",
+            (person_id, person_id),
+        )
+
+    def can_see_case(self, case_id: int, person_id: int) -> bool:
+        return any(row["id"] == case_id for row in self.cases_of(person_id))
+
+    def case_workers(self, case_id: int) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT p.* FROM case_members m JOIN people p ON p.id = m.person_id"
+            " WHERE m.case_id = ? AND m.role = 'worker'",
+            (case_id,),
+        )
+
+    def create_invite(
+        self, token: str, case_id: int, role: str, created_by: int, expires_at: str
+    ) -> None:
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO invites (token, case_id, role, created_by, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (token, case_id, role, created_by, _now(), expires_at),
+            )
+            self.audit(created_by, "invite.create", "case", case_id, case_id, role=role)
+
+    def invite(self, token: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM invites WHERE token = ?", (token,))
+
+    def use_invite(self, token: str, person_id: int) -> None:
+        self.db.execute(
+            "UPDATE invites SET used_by = ?, used_at = ? WHERE token = ? AND used_by IS NULL",
+            (person_id, _now(), token),
+        )
+
+    def update_seen(self, update_id: int) -> bool:
+        """Record a Telegram update as handled; False when it already was."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO processed_updates (update_id, processed_at) VALUES (?, ?)",
+            (update_id, _now()),
+        )
+        return cursor.rowcount == 1
+
+    def queue_message(
+        self, person_id: int, case_id: int | None, kind: str, payload: Mapping[str, Any]
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO outbox (person_id, case_id, kind, payload, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (person_id, case_id, kind, _json(dict(payload)), _now()),
+        )
+
+    def unsent_messages(self) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT o.*, p.telegram_chat_id, p.lang FROM outbox o"
+            " JOIN people p ON p.id = o.person_id WHERE o.sent_at IS NULL ORDER BY o.id"
+        )
+
+    def mark_sent(self, message_id: int) -> None:
+        self.db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (_now(), message_id))
+
+    def session_number(self, session_id: str) -> int:
+        """A short number for a session (its rowid), for buttons and commands."""
+        row = self._one("SELECT rowid AS n FROM sessions WHERE id = ?", (session_id,))
+        if row is None:
+            raise NotFound(f"no session {session_id}")
+        return int(row["n"])
+
+    def session_by_number(self, number: int) -> str | None:
+        row = self._one("SELECT id FROM sessions WHERE rowid = ?", (number,))
+        return str(row["id"]) if row else None
+
+    def current_session(self, person_id: int, channel: str) -> dict[str, Any] | None:
+        """The session a person's plain messages answer: their latest active one."""
+        return self._one(
+            "SELECT * FROM sessions WHERE respondent_id = ? AND channel = ? AND status = 'active'"
+            " ORDER BY updated_at DESC LIMIT 1",
+            (person_id, channel),
+        )
+
+    def latest_paused(self, person_id: int, channel: str) -> dict[str, Any] | None:
+        return self._one(
+            "SELECT * FROM sessions WHERE respondent_id = ? AND channel = ? AND status = 'paused'"
+            " ORDER BY updated_at DESC LIMIT 1",
+            (person_id, channel),
+        )
+
     def check_integrity(self) -> list[str]:
         """Problems SQLite finds with the file and its foreign keys (empty when sound)."""
         problems = [r[0] for r in self.db.execute("PRAGMA integrity_check").fetchall()]

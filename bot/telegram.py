@@ -1,0 +1,395 @@
+"""The Telegram channel: python-telegram-bot wiring around ``TelegramService``.
+
+- One thread owns the SQLite connection (sqlite3 connections belong to the thread that
+  made them); every update's effect runs there as one transaction.
+- Polling confirms an update (the ``offset`` of the next getUpdates) only after it has
+  been handled. PTB's own Updater confirms a batch as soon as it is fetched, so a crash in
+  between would lose updates; here a crash means redelivery, and the update id stored with
+  each effect makes a redelivered update change nothing.
+- Updates of one chat are handled in order; different chats run concurrently.
+- The conversation state lives in SQLite (the engine's sessions), not in a
+  ConversationHandler or a pickle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import tomllib
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.interview import Interviews
+from bot.telegram_service import (
+    AnswerCallback,
+    Edit,
+    Handled,
+    Incoming,
+    Keyboard,
+    Out,
+    Send,
+    SendDocument,
+    SendPhoto,
+    TelegramService,
+    command_list,
+    text,
+)
+from flows.engine import Voice
+from flows.registry import FlowRegistry
+from storage.store import Store
+
+log = logging.getLogger("caseflow.telegram")
+T = TypeVar("T")
+
+
+@dataclass
+class Settings:
+    """Where the bot runs. Environment variables override the TOML file."""
+
+    token: str
+    db: str = "caseflow.db"
+    base_url: str | None = None
+    base_file_url: str | None = None
+    webhook_url: str | None = None
+    listen: str = "127.0.0.1:8443"
+    poll_timeout: int = 30
+    flows: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: str | None = None, **overrides: Any) -> Settings:
+        data: dict[str, Any] = {}
+        config = path or os.environ.get("CASEFLOW_CONFIG")
+        if config and Path(config).exists():
+            with open(config, "rb") as handle:
+                raw = tomllib.load(handle)
+            data.update(raw.get("caseflow", {}))
+            data.update(raw.get("telegram", {}))
+        env = {
+            "token": os.environ.get("TELEGRAM_BOT_TOKEN"),
+            "db": os.environ.get("CASEFLOW_DB"),
+            "base_url": os.environ.get("CASEFLOW_TELEGRAM_BASE_URL"),
+            "base_file_url": os.environ.get("CASEFLOW_TELEGRAM_BASE_FILE_URL"),
+        }
+        data.update({k: v for k, v in env.items() if v})
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        if not data.get("token"):
+            raise SystemExit("caseflow: set TELEGRAM_BOT_TOKEN (or token in the config file).")
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def __repr__(self) -> str:  # the token must never be printed
+        return f"Settings(db={self.db!r}, base_url={self.base_url!r}, token=<hidden>)"
+
+
+class DatabaseThread:
+    """Runs functions on the one thread that owns the database connection."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caseflow-db")
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def incoming(update: Update) -> Incoming | None:
+    """The parts of an update the service reads; None for updates it ignores."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None or chat.type != "private":
+        return None
+    base = Incoming(
+        update_id=update.update_id,
+        user_id=user.id,
+        chat_id=chat.id,
+        first_name=user.first_name or "",
+        language_code=user.language_code,
+    )
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        checked: list[int] = []
+        markup = getattr(message, "reply_markup", None)
+        for row in markup.inline_keyboard if markup else ():
+            for button in row:
+                data = button.callback_data
+                if isinstance(data, str) and data.startswith("m:") and button.text.startswith("✓"):
+                    tail = data.rsplit(":", 1)[-1]
+                    if tail.isdecimal():
+                        checked.append(int(tail))
+        return replace(
+            base,
+            callback_id=query.id,
+            callback_data=query.data if isinstance(query.data, str) else None,
+            message_id=message.message_id if message else None,
+            message_text=getattr(message, "text", None),
+            checked=tuple(checked),
+        )
+    message = update.message
+    if message is None:
+        return None
+    if message.voice is not None:
+        duration = message.voice.duration
+        seconds = int(duration.total_seconds()) if hasattr(duration, "total_seconds") else duration
+        return replace(base, voice=Voice(message.voice.file_id, int(seconds or 0)))
+    if message.text is not None:
+        return replace(base, text=message.text)
+    kinds = ("sticker", "photo", "location", "document", "video", "audio", "contact", "animation")
+    media = next((k for k in kinds if getattr(message, k, None)), "other")
+    return replace(base, media=media)
+
+
+def _markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+    if not keyboard:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in keyboard]
+    )
+
+
+async def _call(make: Callable[[], Awaitable[Any]], attempts: int = 4) -> None:
+    """One Bot API call, retried on network errors; RetryAfter is the rate limiter's job."""
+    for attempt in range(attempts):
+        try:
+            await make()
+            return
+        except RetryAfter as exc:
+            delay = exc.retry_after
+            seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
+            await asyncio.sleep(seconds)
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return
+            log.warning("Telegram refused a call: %s", exc.message)
+            return
+        except Forbidden:
+            log.info("a user has blocked the bot")
+            return
+        except NetworkError as exc:
+            if attempt == attempts - 1:
+                raise
+            log.info("network error, retrying: %s", type(exc).__name__)
+            await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
+
+
+async def _do(bot: Bot, out: Out) -> None:
+    if isinstance(out, Send):
+        await bot.send_message(out.chat_id, out.text, reply_markup=_markup(out.keyboard))
+    elif isinstance(out, Edit):
+        await bot.edit_message_text(
+            out.text,
+            chat_id=out.chat_id,
+            message_id=out.message_id,
+            reply_markup=_markup(out.keyboard),
+        )
+    elif isinstance(out, AnswerCallback):
+        await bot.answer_callback_query(out.callback_id, text=out.text)
+    elif isinstance(out, SendDocument):
+        document = InputFile(out.data, filename=out.filename)
+        await bot.send_document(out.chat_id, document, caption=out.caption or None)
+    elif isinstance(out, SendPhoto):
+        await bot.send_photo(out.chat_id, out.data, caption=out.caption or None)
+    else:
+        await bot.send_voice(out.chat_id, out.file_id, caption=out.caption or None)
+
+
+async def perform(bot: Bot, outs: Sequence[Out]) -> None:
+    """Carry out the service's actions in order."""
+    for out in outs:
+        await _call(partial(_do, bot, out))
+
+
+class TelegramChannel:
+    """The running bot: the service on the database thread, PTB for the Bot API."""
+
+    def __init__(
+        self, settings: Settings, store_factory: Callable[[], Store] | None = None
+    ) -> None:
+        self.settings = settings
+        self.db = DatabaseThread()
+        self._store_factory = store_factory or (lambda: Store.open(settings.db))
+        self.service: TelegramService | None = None
+        self.application = self._build_application()
+        self._stopping = asyncio.Event()
+
+    def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        builder = (
+            ApplicationBuilder()
+            .token(self.settings.token)
+            .updater(None)
+            .rate_limiter(AIORateLimiter(max_retries=3))
+        )
+        if self.settings.base_url:
+            builder = builder.base_url(self.settings.base_url)
+            builder = builder.base_file_url(
+                self.settings.base_file_url or self.settings.base_url.replace("/bot", "/file/bot")
+            )
+        application = builder.build()
+        application.add_handler(TypeHandler(Update, self.on_update))
+        application.add_error_handler(self.on_error)
+        return application
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every update: hand it to the service, then do what it says."""
+        event = incoming(update)
+        if event is None or self.service is None:
+            return
+        handled: Handled = await self.db.run(self.service.handle, event)
+        await perform(context.bot, handled.outs)
+        await self.flush_outbox(handled.outbox)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log with the traceback (no message content) and tell the person something useful."""
+        log.error("handling an update failed", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat and update.effective_user:
+            lang = "zh" if (update.effective_user.language_code or "").startswith("zh") else "en"
+            with contextlib.suppress(TelegramError):
+                await context.bot.send_message(update.effective_chat.id, text("busy_error", lang))
+
+    async def flush_outbox(self, pending: list[tuple[int, Send]]) -> None:
+        for outbox_id, message in pending:
+            await perform(self.application.bot, [message])
+            assert self.service is not None
+            await self.db.run(self.service.mark_sent, outbox_id)
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        username = self.application.bot.username
+        self.service = await self.db.run(self._make_service, username)
+        await self.application.start()
+        for lang in ("en", "zh"):
+            commands = [BotCommand(name, about) for name, about in command_list(lang)]
+            with contextlib.suppress(TelegramError):
+                await self.application.bot.set_my_commands(
+                    commands, language_code=None if lang == "en" else lang
+                )
+        pending = await self.db.run(self.service.pending_outbox)
+        await self.flush_outbox(pending)
+
+    def _make_service(self, username: str) -> TelegramService:
+        store = self._store_factory()
+        interviews = Interviews(store, FlowRegistry())
+        render, chart = _record_hooks(store, interviews)
+        return TelegramService(
+            store, interviews, username, render_record=render, chart_scores=chart
+        )
+
+    async def poll(self) -> None:
+        """Fetch, handle, and only then confirm, until stopped."""
+        bot = self.application.bot
+        with contextlib.suppress(TelegramError):
+            await bot.delete_webhook()
+        offset: int | None = None
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                updates = await bot.get_updates(
+                    offset=offset,
+                    timeout=self.settings.poll_timeout,
+                    allowed_updates=["message", "callback_query"],
+                )
+                failures = 0
+            except RetryAfter as exc:
+                delay = exc.retry_after
+                await asyncio.sleep(
+                    delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
+                )
+                continue
+            except (NetworkError, TelegramError) as exc:
+                failures += 1
+                log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(min(0.5 * failures, 10))
+                continue
+            if not updates:
+                continue
+            await self.process(updates)
+            offset = updates[-1].update_id + 1
+
+    async def process(self, updates: Sequence[Update]) -> None:
+        """Handle a batch: each chat's updates in order, chats side by side."""
+        by_chat: dict[int, list[Update]] = defaultdict(list)
+        for update in updates:
+            chat = update.effective_chat or update.effective_user
+            by_chat[chat.id if chat else 0].append(update)
+
+        async def one_chat(items: list[Update]) -> None:
+            for item in items:
+                await self.application.process_update(item)
+
+        await asyncio.gather(*(one_chat(items) for items in by_chat.values()))
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def shutdown(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.application.stop()
+        with contextlib.suppress(Exception):
+            await self.application.shutdown()
+        if self.service is not None:
+            await self.db.run(self.service.store.close)
+        self.db.close()
+
+
+def _record_hooks(store: Store, interviews: Interviews) -> tuple[Any, Any]:
+    """The record renderer and score chart, where the templates package provides them."""
+    try:
+        from templates import telegram_hooks  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return None, None
+    hooks: tuple[Any, Any] = telegram_hooks(store, interviews)
+    return hooks
+
+
+async def serve(settings: Settings) -> None:
+    channel = TelegramChannel(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, channel.stop)
+    await channel.start()
+    log.warning(
+        "caseflow bot @%s is running (database %s)", channel.application.bot.username, settings.db
+    )
+    try:
+        await channel.poll()
+    finally:
+        await channel.shutdown()
+
+
+def run_from_cli(args: argparse.Namespace) -> int:
+    """`caseflow bot` and `make run` with a token."""
+    settings = Settings.load(
+        getattr(args, "config", None),
+        db=getattr(args, "db", None),
+        base_url=getattr(args, "base_url", None),
+    )
+    if getattr(args, "webhook", None):
+        raise SystemExit(
+            "caseflow: webhook mode is not available yet; run without --webhook (polling)."
+        )
+    asyncio.run(serve(settings))
+    return 0

@@ -1,0 +1,989 @@
+"""Telegram conversations as plain data: one incoming update in, outgoing actions out.
+
+This is the Telegram channel without the network: it runs on the thread that owns the
+database, and ``bot/telegram.py`` performs the actions it returns. One update is one
+transaction, recorded with its ``update_id``, so a redelivered update changes nothing, and
+an answer is on disk before the next question is sent.
+
+Messages are plain text (no parse mode), so nothing a respondent wrote can turn into markup.
+Buttons carry short callback data ``kind:session:question:arg`` (well under Telegram's 64
+bytes); a button of a question that has passed, of another session or of nothing at all
+gets a short answer and the current question again.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import segno
+
+from bot.interview import InterviewError, Interviews
+from flows.answers import options
+from flows.compile import REVIEW
+from flows.engine import Engine, Prompt, Reply, Session, Turn, Voice
+from flows.messages import COMMAND_HELP
+from storage.store import Case, NotFound, Store
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+INVITE_DAYS = 7
+INTERVIEW_COMMANDS = ("back", "skip", "pause", "resume", "cancel", "review", "submit", "edit")
+CASE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,19}$")
+CHECKIN_FLOWS = ("child_checkin", "elder_checkin")
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
+class Send:
+    chat_id: int
+    text: str
+    keyboard: Keyboard | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    chat_id: int
+    message_id: int
+    text: str
+    keyboard: Keyboard | None = None
+
+
+@dataclass(frozen=True)
+class AnswerCallback:
+    callback_id: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class SendDocument:
+    chat_id: int
+    filename: str
+    data: bytes
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class SendPhoto:
+    chat_id: int
+    data: bytes
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class SendVoice:
+    chat_id: int
+    file_id: str
+    caption: str = ""
+
+
+Out = Send | Edit | AnswerCallback | SendDocument | SendPhoto | SendVoice
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What the channel needs from a Telegram update, and nothing else."""
+
+    update_id: int
+    user_id: int
+    chat_id: int
+    first_name: str = ""
+    language_code: str | None = None
+    text: str | None = None
+    callback_id: str | None = None
+    callback_data: str | None = None
+    message_id: int | None = None
+    message_text: str | None = None
+    checked: tuple[int, ...] = ()
+    voice: Voice | None = None
+    media: str | None = None
+
+
+@dataclass
+class Handled:
+    """The actions for one update, and alerts owed to other people (sent after commit)."""
+
+    outs: list[Out] = field(default_factory=list)
+    outbox: list[tuple[int, Send]] = field(default_factory=list)
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    "welcome_stranger": {
+        "en": "Hello. This bot is for families working with a social worker. "
+        "Please open the link your social worker sent you.",
+        "zh": "您好。这个机器人是给和社工一起工作的家庭用的。请打开社工发给您的链接。",
+    },
+    "not_registered": {
+        "en": "Sorry, I can't help with that: you are not registered here. "
+        "Please ask your social worker for a link.",
+        "zh": "抱歉，您还没有登记，不能使用这个功能。请向社工要一个链接。",
+    },
+    "not_allowed": {
+        "en": "Sorry, only social workers can do that.",
+        "zh": "抱歉，只有社工可以这样做。",
+    },
+    "no_case": {
+        "en": "I can't find case {code} among your cases. Send /cases to see them.",
+        "zh": "在您的个案中找不到 {code}。发送 /cases 查看。",
+    },
+    "invite_bad": {
+        "en": "This link has expired or was already used. Please ask your social worker "
+        "for a new one.",
+        "zh": "这个链接已过期或已被使用。请向社工要一个新的链接。",
+    },
+    "joined": {
+        "en": "Welcome, {name}. You are now connected to case {code}. "
+        "Send /checkin to answer this week's questions, or /note to leave a note.",
+        "zh": "{name}，欢迎！您已加入个案 {code}。发送 /checkin 回答本周的问题，"
+        "或发送 /note 给社工留言。",
+    },
+    "member_joined": {
+        "en": "{name} joined case {code} through your invitation.",
+        "zh": "{name} 通过您的邀请加入了个案 {code}。",
+    },
+    "case_opened": {
+        "en": "Case {code} is open (check-in: {flow}). Invite the caregiver with /invite {code}.",
+        "zh": "个案 {code} 已建立（定期小调查：{flow}）。用 /invite {code} 邀请照顾者。",
+    },
+    "case_exists": {
+        "en": "There is already a case {code}.",
+        "zh": "已经有个案 {code} 了。",
+    },
+    "usage_newcase": {
+        "en": "Use: /newcase [CODE] [child_checkin|elder_checkin]",
+        "zh": "用法：/newcase [编号] [child_checkin|elder_checkin]",
+    },
+    "usage_invite": {"en": "Use: /invite CASE", "zh": "用法：/invite 个案编号"},
+    "usage_interview": {
+        "en": "Use: /interview CASE FLOW, for example /interview {example} session_record",
+        "zh": "用法：/interview 个案编号 访谈，例如 /interview {example} session_record",
+    },
+    "usage_record": {"en": "Use: /record SESSION_NUMBER", "zh": "用法：/record 访谈编号"},
+    "usage_scores": {"en": "Use: /scores CASE", "zh": "用法：/scores 个案编号"},
+    "no_cases": {"en": "You have no cases yet.", "zh": "您还没有个案。"},
+    "your_cases": {"en": "Your cases:", "zh": "您的个案："},
+    "invite": {
+        "en": "Send this link to the caregiver of case {code}. It works once and "
+        "expires on {expires}:\n{link}",
+        "zh": "请把这个链接发给个案 {code} 的照顾者。只能用一次，{expires} 过期：\n{link}",
+    },
+    "invite_qr": {
+        "en": "Or let them scan this code with their phone.",
+        "zh": "也可以让对方用手机扫这个二维码。",
+    },
+    "no_flow": {
+        "en": "There is no interview '{flow}'. Available: {flows}",
+        "zh": "没有“{flow}”这个访谈。可以用：{flows}",
+    },
+    "not_your_flow": {
+        "en": "'{flow}' is answered by the caregiver on their phone: invite them with /invite.",
+        "zh": "“{flow}”由照顾者在手机上回答：请用 /invite 邀请他们。",
+    },
+    "no_session": {
+        "en": "Nothing is open right now. {hint}",
+        "zh": "现在没有正在进行的问答。{hint}",
+    },
+    "hint_caregiver": {
+        "en": "Send /checkin to start this week's questions.",
+        "zh": "发送 /checkin 开始本周的问题。",
+    },
+    "hint_worker": {
+        "en": "Send /interview CASE FLOW or /note CASE.",
+        "zh": "发送 /interview 个案编号 访谈 或 /note 个案编号。",
+    },
+    "paused_other": {
+        "en": "Your other interview ({flow}) is paused; send /resume to go back to it later.",
+        "zh": "您的另一个问答（{flow}）已暂停，之后发送 /resume 可以继续。",
+    },
+    "choose_case": {"en": "Which case?", "zh": "是哪个个案？"},
+    "unknown_command": {
+        "en": "I don't know /{command}. Send /help to see what I can do.",
+        "zh": "我不认识 /{command}。发送 /help 查看可以做什么。",
+    },
+    "button_dead": {
+        "en": "That button no longer works.",
+        "zh": "这个按钮已经不能用了。",
+    },
+    "session_over": {
+        "en": "That interview has ended.",
+        "zh": "那次问答已经结束了。",
+    },
+    "language_choose": {"en": "Choose your language:", "zh": "请选择语言："},
+    "language_set": {"en": "Language: English.", "zh": "语言：中文。"},
+    "no_record": {
+        "en": "There is no session {number} among your cases.",
+        "zh": "在您的个案中没有第 {number} 次访谈。",
+    },
+    "records_unavailable": {
+        "en": "Records can't be rendered in this installation.",
+        "zh": "这个系统暂时不能生成记录。",
+    },
+    "flag_alert": {
+        "en": "⚠️ Case {code}: {message}",
+        "zh": "⚠️ 个案 {code}：{message}",
+    },
+    "voice_sent": {"en": "Voice message: {label}", "zh": "语音：{label}"},
+    "busy_error": {
+        "en": "Sorry, something went wrong and that was not saved. Please send it again.",
+        "zh": "抱歉，出了点问题，刚才的内容没有保存。请再发送一次。",
+    },
+    "help_worker": {
+        "en": "/newcase [CODE] [FLOW] open a case\n/cases your cases\n/invite CASE invite a "
+        "caregiver\n/interview CASE FLOW run an interview\n/note CASE note an informal "
+        "contact\n/record SESSION get a session record\n/scores CASE scores over time\n"
+        "/language change language",
+        "zh": "/newcase [编号] [访谈] 新建个案\n/cases 我的个案\n/invite 个案 邀请照顾者\n"
+        "/interview 个案 访谈 开始访谈\n/note 个案 记录非正式接触\n/record 访谈编号 获取访谈记录\n"
+        "/scores 个案 查看量表分数\n/language 更换语言",
+    },
+    "help_caregiver": {
+        "en": "/checkin answer this week's questions\n/note leave a note for the social worker\n"
+        "/language change language",
+        "zh": "/checkin 回答本周的问题\n/note 给社工留言\n/language 更换语言",
+    },
+    "help_interview": {
+        "en": "During questions: /back previous · /skip skip · /pause stop for now · "
+        "/resume carry on · /cancel stop · /review check answers",
+        "zh": "答题时：/back 上一题 · /skip 跳过 · /pause 暂停 · /resume 继续 · /cancel 取消 · "
+        "/review 检查回答",
+    },
+    "keep": {"en": "✓ Keep: {value}", "zh": "✓ 保持：{value}"},
+    "same": {"en": "↩ Same as last time: {value}", "zh": "↩ 和上次一样：{value}"},
+    "today": {"en": "Today", "zh": "今天"},
+    "yesterday": {"en": "Yesterday", "zh": "昨天"},
+    "done": {"en": "Done ✔", "zh": "完成 ✔"},
+    "back": {"en": "⬅ Back", "zh": "⬅ 上一题"},
+    "skip": {"en": "Skip ➡", "zh": "跳过 ➡"},
+    "submit": {"en": "✅ Submit", "zh": "✅ 提交"},
+    "change": {"en": "✏️ {n}", "zh": "✏️ {n}"},
+    "continue": {"en": "Continue ▶", "zh": "继续 ▶"},
+}
+
+Renderer = Callable[[str, str], tuple[str, bytes]]
+Charter = Callable[[int, str], tuple[str, bytes | None]]
+
+
+def text(key: str, lang: str, **params: object) -> str:
+    texts = TEXTS[key]
+    return (texts.get(lang) or texts["en"]).format(**params)
+
+
+def _truncate(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+class TelegramService:
+    """Decides what the bot does with each update. Call only from the database thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        interviews: Interviews,
+        bot_username: str,
+        *,
+        render_record: Renderer | None = None,
+        chart_scores: Charter | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.interviews = interviews
+        self.bot_username = bot_username
+        self.render_record = render_record
+        self.chart_scores = chart_scores
+        self.clock = clock
+
+    # -- entry point ----------------------------------------------------------------------
+
+    def handle(self, inc: Incoming) -> Handled:
+        """One update, one transaction: its id, its effect and any alerts it causes."""
+        handled = Handled()
+        with self.store.atomic():
+            if not self.store.update_seen(inc.update_id):
+                return handled  # a redelivered update: its effect is already on disk
+            handled.outs = self._dispatch(inc)
+        handled.outbox = self.pending_outbox()
+        return handled
+
+    def pending_outbox(self) -> list[tuple[int, Send]]:
+        out = []
+        for row in self.store.unsent_messages():
+            if row["telegram_chat_id"] is None:
+                continue
+            payload = json.loads(row["payload"])
+            out.append((int(row["id"]), Send(int(row["telegram_chat_id"]), payload["text"])))
+        return out
+
+    def mark_sent(self, outbox_id: int) -> None:
+        self.store.mark_sent(outbox_id)
+
+    # -- routing --------------------------------------------------------------------------
+
+    def _lang(self, person: dict[str, Any] | None, inc: Incoming) -> str:
+        if person:
+            return str(person["lang"])
+        return "zh" if (inc.language_code or "").startswith("zh") else "en"
+
+    def _dispatch(self, inc: Incoming) -> list[Out]:
+        person = self.store.person_by_telegram(inc.user_id)
+        lang = self._lang(person, inc)
+        if person and person["telegram_chat_id"] != inc.chat_id:
+            self.store.set_chat(int(person["id"]), inc.chat_id)
+        outs: list[Out] = []
+        if inc.callback_id is not None:
+            outs.append(AnswerCallback(inc.callback_id))
+            return outs + self._callback(inc, person, lang)
+        command = None
+        if inc.text and inc.text.startswith("/"):
+            word, _, arg = inc.text[1:].partition(" ")
+            command = (word.split("@", 1)[0].casefold(), arg.strip())
+        if command and command[0] == "start":
+            return self._start(inc, person, lang, command[1])
+        if command and command[0] == "language":
+            return [self._language_choice(inc.chat_id, lang)]
+        if person is None:
+            self.store.audit(None, "access.refused", "bot", inc.user_id)
+            return [Send(inc.chat_id, text("not_registered", lang))]
+        pid = int(person["id"])
+        if command:
+            return self._command(inc, person, pid, lang, *command)
+        return self._answer(inc, pid, lang, self._reply_of(inc))
+
+    def _reply_of(self, inc: Incoming) -> Reply:
+        if inc.voice is not None:
+            return Reply(voice=inc.voice)
+        if inc.media is not None:
+            return Reply(media=inc.media)
+        return Reply(text=inc.text or "")
+
+    def _is_worker(self, person: dict[str, Any]) -> bool:
+        return person["role"] in ("worker", "supervisor", "admin")
+
+    def _command(
+        self, inc: Incoming, person: dict[str, Any], pid: int, lang: str, name: str, arg: str
+    ) -> list[Out]:
+        chat = inc.chat_id
+        if name == "help":
+            key = "help_worker" if self._is_worker(person) else "help_caregiver"
+            return [Send(chat, text(key, lang) + "\n\n" + text("help_interview", lang))]
+        if name in INTERVIEW_COMMANDS:
+            return self._interview_command(inc, pid, lang, name, arg)
+        if name == "checkin":
+            return self._checkin(inc, person, pid, lang, None)
+        if name == "note":
+            return self._note(inc, person, pid, lang, arg)
+        if name in ("newcase", "cases", "invite", "interview", "record", "scores"):
+            if not self._is_worker(person):
+                self.store.audit(pid, "access.refused", "command", name)
+                return [Send(chat, text("not_allowed", lang))]
+            commands = {
+                "newcase": self._cmd_newcase,
+                "cases": self._cmd_cases,
+                "invite": self._cmd_invite,
+                "interview": self._cmd_interview,
+                "record": self._cmd_record,
+                "scores": self._cmd_scores,
+            }
+            return commands[name](inc, pid, lang, arg)
+        return [Send(chat, text("unknown_command", lang, command=_truncate(name, 30)))]
+
+    # -- joining ------------------------------------------------------------------------------
+
+    def _start(
+        self, inc: Incoming, person: dict[str, Any] | None, lang: str, token: str
+    ) -> list[Out]:
+        chat = inc.chat_id
+        if not token:
+            if person is None:
+                return [Send(chat, text("welcome_stranger", lang))]
+            key = "help_worker" if self._is_worker(person) else "help_caregiver"
+            return [Send(chat, text(key, lang))]
+        invite = self.store.invite(token) if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", token) else None
+        now = self.clock()
+        if (
+            invite is None
+            or invite["used_by"] is not None
+            or datetime.fromisoformat(invite["expires_at"]) < now
+        ):
+            self.store.audit(
+                int(person["id"]) if person else None, "invite.refused", "bot", inc.user_id
+            )
+            return [Send(chat, text("invite_bad", lang))]
+        if person is None:
+            pid = self.store.add_person(
+                inc.first_name or "—", invite["role"], telegram_user_id=inc.user_id, lang=lang
+            )
+            self.store.set_chat(pid, chat)
+        else:
+            pid = int(person["id"])
+        case = self.store.case(int(invite["case_id"]))
+        self.store.use_invite(token, pid)
+        self.store.add_member(case.id, pid, invite["role"], pid)
+        inviter = self.store.person(int(invite["created_by"]))
+        self.store.queue_message(
+            int(inviter["id"]),
+            case.id,
+            "joined",
+            {"text": text("member_joined", inviter["lang"], name=inc.first_name, code=case.code)},
+        )
+        return [Send(chat, text("joined", lang, name=inc.first_name, code=case.code))]
+
+    def _language_choice(self, chat: int, lang: str) -> Send:
+        keyboard = ((Button("English", "L:0:0:en"), Button("中文", "L:0:0:zh")),)
+        return Send(chat, text("language_choose", lang), keyboard)
+
+    # -- worker commands ----------------------------------------------------------------------
+
+    def _worker_case(self, pid: int, code: str) -> Case | None:
+        try:
+            case = self.store.case_by_code(code)
+        except NotFound:
+            return None
+        if not self.store.can_see_case(case.id, pid):
+            self.store.audit(pid, "access.refused", "case", case.id, case.id)
+            return None
+        return case
+
+    def _cmd_newcase(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        parts = arg.split()
+        flow = next((p for p in parts if p in CHECKIN_FLOWS), CHECKIN_FLOWS[0])
+        codes = [p for p in parts if p not in CHECKIN_FLOWS]
+        if len(codes) > 1 or (codes and not CASE_CODE.match(codes[0])):
+            return [Send(inc.chat_id, text("usage_newcase", lang))]
+        code = codes[0].upper() if codes else self._next_code()
+        try:
+            self.store.case_by_code(code)
+        except NotFound:
+            pass
+        else:
+            return [Send(inc.chat_id, text("case_exists", lang, code=code))]
+        self.store.create_case(code, pid, facts={"checkin_flow": flow})
+        return [Send(inc.chat_id, text("case_opened", lang, code=code, flow=flow))]
+
+    def _next_code(self) -> str:
+        row = self.store.db.execute("SELECT COUNT(*) FROM cases").fetchone()
+        number = int(row[0]) + 1
+        while True:
+            code = f"C-{number:04d}"
+            try:
+                self.store.case_by_code(code)
+            except NotFound:
+                return code
+            number += 1
+
+    def _cmd_cases(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        rows = self.store.cases_of(pid)
+        self.store.audit(pid, "cases.list", "person", pid, count=len(rows))
+        if not rows:
+            return [Send(inc.chat_id, text("no_cases", lang))]
+        lines = [text("your_cases", lang)]
+        for row in rows:
+            members = self.store.members(int(row["id"]))
+            people = ", ".join(f"{m['name']} ({m['role']})" for m in members)
+            lines.append(f"• {row['code']}: {_truncate(people, 200)}")
+        return [Send(inc.chat_id, _truncate("\n".join(lines), 4000))]
+
+    def _cmd_invite(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        code, _, role = arg.partition(" ")
+        if not code:
+            return [Send(inc.chat_id, text("usage_invite", lang))]
+        case = self._worker_case(pid, code.upper())
+        if case is None:
+            return [Send(inc.chat_id, text("no_case", lang, code=_truncate(code, 20)))]
+        role = role.strip() if role.strip() in ("caregiver", "client") else "caregiver"
+        token = secrets.token_urlsafe(18)  # 24 characters of [A-Za-z0-9_-]
+        expires = self.clock() + timedelta(days=INVITE_DAYS)
+        self.store.create_invite(token, case.id, role, pid, expires.isoformat())
+        link = f"https://t.me/{self.bot_username}?start={token}"
+        outs: list[Out] = [
+            Send(
+                inc.chat_id,
+                text("invite", lang, code=case.code, link=link, expires=expires.date().isoformat()),
+            )
+        ]
+        outs.append(SendPhoto(inc.chat_id, _qr_png(link), text("invite_qr", lang)))
+        return outs
+
+    def _cmd_interview(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        parts = arg.split()
+        if len(parts) != 2:
+            example = next((r["code"] for r in self.store.cases_of(pid)), "C-0001")
+            return [Send(inc.chat_id, text("usage_interview", lang, example=example))]
+        case = self._worker_case(pid, parts[0].upper())
+        if case is None:
+            return [Send(inc.chat_id, text("no_case", lang, code=_truncate(parts[0], 20)))]
+        flows = [p.stem for p in self.interviews.registry.available()]
+        if parts[1] not in flows:
+            flow = _truncate(parts[1], 40)
+            return [Send(inc.chat_id, text("no_flow", lang, flow=flow, flows=", ".join(flows)))]
+        respondent = self.interviews.registry.current(parts[1]).engine.flow.respondent
+        # A worker also administers a client's scales in person; a caregiver's check-in is
+        # answered by the caregiver on their own phone.
+        if respondent == "caregiver":
+            return [Send(inc.chat_id, text("not_your_flow", lang, flow=parts[1]))]
+        return self._open(inc, pid, lang, parts[1], case)
+
+    def _cmd_record(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        number = int(arg) if arg.isdecimal() and len(arg) < 12 else None
+        session_id = self.store.session_by_number(number) if number else None
+        info = self.store.session_info(session_id) if session_id else None
+        if info is None or not self.store.can_see_case(info.case_id, pid):
+            if info is not None:
+                self.store.audit(pid, "access.refused", "session", info.id, info.case_id)
+            return [Send(inc.chat_id, text("no_record", lang, number=_truncate(arg, 12) or "?"))]
+        if self.render_record is None:
+            return [Send(inc.chat_id, text("records_unavailable", lang))]
+        filename, data = self.render_record(info.id, lang)
+        self.store.audit(pid, "record.render", "session", info.id, info.case_id, format="html")
+        outs: list[Out] = [SendDocument(inc.chat_id, filename, data)]
+        voices = self._voice_buttons(info.id, number or 0, lang)
+        if voices:
+            outs.append(Send(inc.chat_id, "🎤", voices))
+        return outs
+
+    def _voice_buttons(self, session_id: str, number: int, lang: str) -> Keyboard:
+        engine = self.interviews.engine_for(self.store.load_session(session_id))
+        rows = []
+        for answer in self.store.current_answers(session_id):
+            if answer["value"] and '"voice"' in answer["value"]:
+                question = engine.compiled.by_id.get(answer["question_id"])
+                if question is None:
+                    continue
+                label = _truncate(question.item.label(lang), 40)
+                data = f"V:{number}:{question.index}:0"
+                rows.append((Button(text("voice_sent", lang, label=label), data),))
+        return tuple(rows)
+
+    def _cmd_scores(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        if not arg:
+            return [Send(inc.chat_id, text("usage_scores", lang))]
+        case = self._worker_case(pid, arg.split()[0].upper())
+        if case is None:
+            return [Send(inc.chat_id, text("no_case", lang, code=_truncate(arg, 20)))]
+        if self.chart_scores is None:
+            return [Send(inc.chat_id, text("records_unavailable", lang))]
+        summary, png = self.chart_scores(case.id, lang)
+        self.store.audit(pid, "scores.read", "case", case.id, case.id)
+        if png:
+            return [SendPhoto(inc.chat_id, png, _truncate(summary, 1000))]
+        return [Send(inc.chat_id, _truncate(summary, 4000))]
+
+    # -- caregiver commands ---------------------------------------------------------------
+
+    def _member_cases(self, pid: int) -> list[Case]:
+        return [self.store.case(int(r["id"])) for r in self.store.cases_of(pid)]
+
+    def _checkin(
+        self, inc: Incoming, person: dict[str, Any], pid: int, lang: str, case_id: int | None
+    ) -> list[Out]:
+        cases = self._member_cases(pid)
+        if case_id is not None:
+            cases = [c for c in cases if c.id == case_id]
+        if not cases:
+            return [Send(inc.chat_id, text("no_cases", lang))]
+        if len(cases) > 1:
+            return [self._choose_case(inc.chat_id, lang, cases, "checkin")]
+        case = cases[0]
+        flow = str(case.facts.get("checkin_flow") or CHECKIN_FLOWS[0])
+        return self._open(inc, pid, lang, flow, case)
+
+    def _note(
+        self, inc: Incoming, person: dict[str, Any], pid: int, lang: str, arg: str
+    ) -> list[Out]:
+        cases = self._member_cases(pid)
+        if arg:
+            cases = [c for c in cases if c.code == arg.split()[0].upper()]
+            if not cases:
+                return [Send(inc.chat_id, text("no_case", lang, code=_truncate(arg, 20)))]
+        if not cases:
+            return [Send(inc.chat_id, text("no_cases", lang))]
+        if len(cases) > 1:
+            return [self._choose_case(inc.chat_id, lang, cases, "note")]
+        return self._open(inc, pid, lang, "contact_note", cases[0])
+
+    def _choose_case(self, chat: int, lang: str, cases: list[Case], action: str) -> Send:
+        kind = "C" if action == "checkin" else "N"
+        keyboard = tuple((Button(c.code, f"{kind}:0:0:{c.id}"),) for c in cases[:20])
+        return Send(chat, text("choose_case", lang), keyboard)
+
+    # -- interviews -------------------------------------------------------------------------
+
+    def _open(self, inc: Incoming, pid: int, lang: str, flow: str, case: Case) -> list[Out]:
+        outs: list[Out] = []
+        current = self.store.current_session(pid, CHANNEL)
+        if current and current["flow_id"] != flow:
+            self.interviews.reply(str(current["id"]), pid, Reply(text="/pause"))
+            outs.append(Send(inc.chat_id, text("paused_other", lang, flow=current["flow_id"])))
+        try:
+            opened = self.interviews.open(flow, case, pid, CHANNEL, lang=lang)
+        except InterviewError:
+            return [*outs, Send(inc.chat_id, text("not_allowed", lang))]
+        except FileNotFoundError:
+            flows = ", ".join(p.stem for p in self.interviews.registry.available())
+            return [*outs, Send(inc.chat_id, text("no_flow", lang, flow=flow, flows=flows))]
+        number = self.store.session_number(opened.session.id)
+        return outs + self._render(inc, opened.session, number, opened.turn, opened.engine, None)
+
+    def _interview_command(
+        self, inc: Incoming, pid: int, lang: str, name: str, arg: str
+    ) -> list[Out]:
+        row = self.store.current_session(pid, CHANNEL)
+        if row is None and name == "resume":
+            row = self.store.latest_paused(pid, CHANNEL)
+        if row is None:
+            return [self._nothing_open(inc.chat_id, pid, lang)]
+        command = f"/{name} {arg}".strip()
+        return self._reply(inc, pid, str(row["id"]), Reply(text=command), None)
+
+    def _answer(self, inc: Incoming, pid: int, lang: str, reply: Reply) -> list[Out]:
+        row = self.store.current_session(pid, CHANNEL)
+        if row is None:
+            return [self._nothing_open(inc.chat_id, pid, lang)]
+        return self._reply(inc, pid, str(row["id"]), reply, None)
+
+    def _nothing_open(self, chat: int, pid: int, lang: str) -> Send:
+        person = self.store.person(pid)
+        hint = text("hint_worker" if self._is_worker(person) else "hint_caregiver", lang)
+        return Send(chat, text("no_session", lang, hint=hint))
+
+    def _reply(
+        self, inc: Incoming, pid: int, session_id: str, reply: Reply, tapped: int | None
+    ) -> list[Out]:
+        try:
+            turn = self.interviews.reply(session_id, pid, reply)
+        except InterviewError:
+            return [Send(inc.chat_id, text("button_dead", self._lang(None, inc)))]
+        session, case_id = self.interviews.session(session_id, pid)
+        engine = self.interviews.engine_for(session)
+        self._alert(session, case_id, turn)
+        number = self.store.session_number(session_id)
+        return self._render(inc, session, number, turn, engine, tapped)
+
+    def _alert(self, session: Session, case_id: int, turn: Turn) -> None:
+        """A flagged answer is owed to the case's workers at once, in this transaction."""
+        flags = [f for score in turn.scores for f in score.result.get("flags", [])]
+        if not flags:
+            return
+        case = self.store.case(case_id)
+        for worker in self.store.case_workers(case_id):
+            lang = str(worker["lang"])
+            for flag in flags:
+                message = flag["message"].get(lang) or next(iter(flag["message"].values()))
+                self.store.queue_message(
+                    int(worker["id"]),
+                    case_id,
+                    "flag",
+                    {
+                        "text": text("flag_alert", lang, code=case.code, message=message),
+                        "session": session.id,
+                        "flag": flag["id"],
+                    },
+                )
+            self.store.audit(
+                int(worker["id"]),
+                "flag.alert",
+                "session",
+                session.id,
+                case_id,
+                flags=[f["id"] for f in flags],
+            )
+
+    # -- buttons ----------------------------------------------------------------------------
+
+    def _callback(self, inc: Incoming, person: dict[str, Any] | None, lang: str) -> list[Out]:
+        parts = (inc.callback_data or "").split(":")
+        if len(parts) != 4 or not all(p.lstrip("-").isdecimal() for p in parts[1:3]):
+            return [Send(inc.chat_id, text("button_dead", lang)), *self._current(inc, person)]
+        kind, number, index, arg = parts[0], int(parts[1]), int(parts[2]), parts[3]
+        if kind == "L" and arg in ("en", "zh"):
+            if person:
+                self.store.set_language(int(person["id"]), arg)
+            return [Send(inc.chat_id, text("language_set", arg))]
+        if person is None:
+            self.store.audit(None, "access.refused", "bot", inc.user_id)
+            return [Send(inc.chat_id, text("not_registered", lang))]
+        pid = int(person["id"])
+        if kind in ("C", "N") and arg.isdecimal():
+            if kind == "C":
+                return self._checkin(inc, person, pid, lang, int(arg))
+            case = next((c for c in self._member_cases(pid) if c.id == int(arg)), None)
+            if case is None:
+                return [Send(inc.chat_id, text("button_dead", lang))]
+            return self._open(inc, pid, lang, "contact_note", case)
+        session_id = self.store.session_by_number(number)
+        if session_id is None:
+            return [Send(inc.chat_id, text("button_dead", lang)), *self._current(inc, person)]
+        if kind == "V":
+            return self._replay_voice(inc, pid, lang, session_id, index)
+        try:
+            session, _case = self.interviews.session(session_id, pid)
+        except InterviewError:
+            return [Send(inc.chat_id, text("button_dead", lang)), *self._current(inc, person)]
+        if session.state in ("completed", "cancelled"):
+            return [Send(inc.chat_id, text("session_over", lang)), *self._current(inc, person)]
+        engine = self.interviews.engine_for(session)
+        token = REVIEW if index < 0 else _question_id(engine, index)
+        if token is None:
+            return [Send(inc.chat_id, text("button_dead", lang)), *self._current(inc, person)]
+        if kind == "m" and token == session.state and arg.isdecimal():
+            return self._toggle(inc, engine, session, int(arg))
+        reply = _button_reply(kind, arg, token, engine, inc.checked)
+        if reply is None:
+            return [Send(inc.chat_id, text("button_dead", lang)), *self._current(inc, person)]
+        return self._reply(inc, pid, session_id, reply, inc.message_id)
+
+    def _current(self, inc: Incoming, person: dict[str, Any] | None) -> list[Out]:
+        """The current question again, after a button that led nowhere."""
+        if person is None:
+            return []
+        pid = int(person["id"])
+        row = self.store.current_session(pid, CHANNEL)
+        if row is None:
+            return []
+        session, _ = self.interviews.session(str(row["id"]), pid)
+        engine = self.interviews.engine_for(session)
+        prompt = engine.prompt(session)
+        if prompt is None:
+            return []
+        number = self.store.session_number(session.id)
+        return [self._prompt_message(inc.chat_id, number, prompt, engine, session)]
+
+    def _toggle(self, inc: Incoming, engine: Engine, session: Session, option: int) -> list[Out]:
+        prompt = engine.prompt(session)
+        if prompt is None or inc.message_id is None or not 0 <= option < len(prompt.options):
+            return []
+        checked = set(inc.checked) ^ {option}
+        number = self.store.session_number(session.id)
+        keyboard = _keyboard(number, prompt, engine, session.lang, checked)
+        message = _question_text(prompt, session.lang)
+        return [Edit(inc.chat_id, inc.message_id, message, keyboard)]
+
+    def _replay_voice(
+        self, inc: Incoming, pid: int, lang: str, session_id: str, index: int
+    ) -> list[Out]:
+        info = self.store.session_info(session_id)
+        if not self.store.can_see_case(info.case_id, pid):
+            self.store.audit(pid, "access.refused", "session", session_id, info.case_id)
+            return [Send(inc.chat_id, text("button_dead", lang))]
+        engine = self.interviews.engine_for(self.store.load_session(session_id))
+        question_id = _question_id(engine, index)
+        for answer in self.store.current_answers(session_id):
+            if answer["question_id"] == question_id and answer["value"]:
+                value = json.loads(answer["value"])
+                if isinstance(value, dict) and "voice" in value:
+                    self.store.audit(pid, "voice.read", "session", session_id, info.case_id)
+                    return [SendVoice(inc.chat_id, str(value["voice"]))]
+        return [Send(inc.chat_id, text("button_dead", lang))]
+
+    # -- what a turn looks like on a phone ----------------------------------------------------
+
+    def _render(
+        self,
+        inc: Incoming,
+        session: Session,
+        number: int,
+        turn: Turn,
+        engine: Engine,
+        tapped: int | None,
+    ) -> list[Out]:
+        chat = inc.chat_id
+        outs: list[Out] = []
+        if tapped is not None and turn.accepted is not None and turn.error is None:
+            question = _truncate(inc.message_text or "", 3800)
+            outs.append(Edit(chat, tapped, f"{question}\n\n✓ {_truncate(turn.accepted, 200)}"))
+        notes = [f"⚠️ {turn.error}"] if turn.error else []
+        notes += turn.notices
+        if notes:
+            outs.append(Send(chat, _truncate("\n".join(notes), 4000)))
+        if turn.prompt is not None:
+            outs.append(self._prompt_message(chat, number, turn.prompt, engine, session))
+        return outs
+
+    def _prompt_message(
+        self, chat: int, number: int, prompt: Prompt, engine: Engine, session: Session
+    ) -> Send:
+        keyboard = _keyboard(number, prompt, engine, session.lang, set())
+        return Send(chat, _question_text(prompt, session.lang), keyboard or None)
+
+
+def _question_id(engine: Engine, index: int) -> str | None:
+    questions = engine.compiled.questions
+    return questions[index].id if 0 <= index < len(questions) else None
+
+
+def _button_reply(
+    kind: str, arg: str, token: str, engine: Engine, checked: tuple[int, ...]
+) -> Reply | None:
+    """The reply a button stands for; None for data no button of ours carries."""
+    if kind == "o" and arg.isdecimal():
+        question = engine.compiled.by_id.get(token)
+        if question is None:
+            return Reply(choice=arg, token=token)
+        values = [value for value, _ in options(question.item, "en")]
+        index = int(arg)
+        if index >= len(values):
+            return None
+        return Reply(choice=values[index], token=token)
+    if kind == "d":
+        question = engine.compiled.by_id.get(token)
+        if question is None:
+            return None
+        values = [value for value, _ in options(question.item, "en")]
+        chosen = [values[i] for i in sorted(checked) if 0 <= i < len(values)]
+        return Reply(choice=chosen, token=token) if chosen else Reply(text="", token=token)
+    if kind == "t" and arg in ("today", "yesterday"):
+        return Reply(choice=arg, token=token)
+    if kind == "k":
+        return Reply(text="", token=token)
+    commands = {"b": "/back", "s": "/skip", "S": "/submit"}
+    if kind in commands:
+        return Reply(text=commands[kind], token=token)
+    if kind == "e" and arg.isdecimal():
+        return Reply(text=f"/edit {arg}", token=token)
+    return None
+
+
+def _question_text(prompt: Prompt, lang: str) -> str:
+    if prompt.kind == "review":
+        lines = [prompt.text, ""]
+        for line in prompt.review:
+            prefix = "   ↳ " if line.probe else f"{line.number}. "
+            number = f"({line.number}) " if line.probe else ""
+            lines.append(
+                f"{prefix}{number}{_truncate(line.label, 120)}: {_truncate(line.answer, 300)}"
+            )
+        lines += ["", prompt.help or ""]
+        return _truncate("\n".join(lines), 4000)
+    parts = []
+    if prompt.stage_intro:
+        parts.append(prompt.stage_intro)
+    head = (
+        f"{prompt.position}/{prompt.total} · {prompt.stage_title}"
+        if prompt.kind == "question"
+        else ""
+    )
+    if head:
+        parts.append(head)
+    parts.append(prompt.text)
+    if prompt.help:
+        parts.append(f"({prompt.help})")
+    if prompt.type == "scale" and prompt.style != "faces":
+        anchors = [label for _, label in prompt.options if not label.isdecimal()]
+        if anchors:
+            parts.append(" · ".join(anchors))
+    if prompt.last_time and not prompt.current:
+        parts.append(prompt.last_time)
+    return _truncate("\n\n".join(parts), 4000)
+
+
+def _keyboard(
+    number: int, prompt: Prompt, engine: Engine, lang: str, checked: set[int]
+) -> Keyboard:
+    rows: list[tuple[Button, ...]] = []
+    if prompt.kind == "review":
+        rows.append((Button(text("submit", lang), f"S:{number}:-1:0"),))
+        edits = [
+            Button(text("change", lang, n=line.number), f"e:{number}:-1:{line.number}")
+            for line in prompt.review
+        ]
+        rows += [tuple(edits[i : i + 5]) for i in range(0, len(edits), 5)]
+        return tuple(rows)
+    question = engine.compiled.by_id[prompt.token]
+    index = question.index
+
+    def data(kind: str, arg: object = 0) -> str:
+        return f"{kind}:{number}:{index}:{arg}"
+
+    if prompt.kind == "note":
+        return ((Button(text("continue", lang), data("k")),),)
+    if prompt.current:
+        value = prompt.current.split(": ", 1)[-1]
+        rows.append((Button(_truncate(text("keep", lang, value=value), 60), data("k")),))
+    elif prompt.last_time:
+        value = prompt.last_time.split(": ", 1)[-1]
+        rows.append((Button(_truncate(text("same", lang, value=value), 60), data("k")),))
+    if prompt.type == "multi":
+        for i, (_value, label) in enumerate(prompt.options):
+            mark = "✓ " if i in checked else ""
+            rows.append((Button(_truncate(mark + label, 60), data("m", i)),))
+        rows.append((Button(text("done", lang), data("d")),))
+    elif prompt.type == "scale":
+        buttons = [
+            Button(label.split(" ", 1)[0] if prompt.style == "faces" else value, data("o", i))
+            for i, (value, label) in enumerate(prompt.options)
+        ]
+        rows += [tuple(buttons[i : i + 6]) for i in range(0, len(buttons), 6)]
+    elif prompt.options:
+        rows += [
+            (Button(_truncate(label, 60), data("o", i)),)
+            for i, (_v, label) in enumerate(prompt.options)
+        ]
+    elif prompt.type == "date":
+        rows.append(
+            (
+                Button(text("today", lang), data("t", "today")),
+                Button(text("yesterday", lang), data("t", "yesterday")),
+            )
+        )
+    nav = []
+    if "back" in prompt.commands:
+        nav.append(Button(text("back", lang), data("b")))
+    if "skip" in prompt.commands:
+        nav.append(Button(text("skip", lang), data("s")))
+    if nav:
+        rows.append(tuple(nav))
+    return tuple(rows)
+
+
+def _qr_png(link: str) -> bytes:
+    """The link as a QR code (PNG)."""
+    buffer = io.BytesIO()
+    segno.make(link, error="m").save(buffer, kind="png", scale=8, border=2)
+    return buffer.getvalue()
+
+
+def command_list(lang: str) -> list[tuple[str, str]]:
+    """The bot's command menu (setMyCommands)."""
+    names = {
+        "checkin": {"en": "answer this week's questions", "zh": "回答本周的问题"},
+        "note": {"en": "leave a note", "zh": "留言"},
+        "help": {"en": "what I can do", "zh": "帮助"},
+        "language": {"en": "change language", "zh": "更换语言"},
+    }
+    out = [(name, texts.get(lang, texts["en"])) for name, texts in names.items()]
+    out += [
+        (c, COMMAND_HELP[c].get(lang, COMMAND_HELP[c]["en"]))
+        for c in ("back", "skip", "pause", "resume", "cancel", "review")
+    ]
+    return out
+
+
+__all__ = [
+    "AnswerCallback",
+    "Button",
+    "Edit",
+    "Handled",
+    "Incoming",
+    "Out",
+    "Send",
+    "SendDocument",
+    "SendPhoto",
+    "SendVoice",
+    "TelegramService",
+    "command_list",
+]

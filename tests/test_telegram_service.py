@@ -1,0 +1,330 @@
+"""The Telegram channel's decisions, without a network: updates in, actions out."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.interview import Interviews
+from bot.telegram_service import (
+    AnswerCallback,
+    Edit,
+    Incoming,
+    Send,
+    SendPhoto,
+    SendVoice,
+    TelegramService,
+)
+from flows.engine import Voice
+from flows.registry import FlowRegistry
+
+WORKER_TG, CAREGIVER_TG, STRANGER_TG = 1001, 2002, 3003
+CLOCK = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
+
+
+class Phone:
+    """A scripted Telegram user talking to the service."""
+
+    ids = itertools.count(1)
+
+    def __init__(self, service: TelegramService, user_id: int, name: str, lang: str = "en"):
+        self.service, self.user_id, self.name, self.lang = service, user_id, name, lang
+        self.inbox: list = []
+        self.message_ids = itertools.count(100)
+
+    def _send(self, **fields) -> list:
+        event = Incoming(
+            update_id=next(Phone.ids),
+            user_id=self.user_id,
+            chat_id=self.user_id,
+            first_name=self.name,
+            language_code=self.lang,
+            **fields,
+        )
+        self.last_event = event
+        handled = self.service.handle(event)
+        self.inbox += handled.outs
+        for outbox_id, message in handled.outbox:
+            self.service.outbox_sent.append(message)
+            self.service.mark_sent(outbox_id)
+        return handled.outs
+
+    def say(self, text: str) -> list:
+        return self._send(text=text)
+
+    def voice(self, file_id: str, seconds: int) -> list:
+        return self._send(voice=Voice(file_id, seconds))
+
+    def sticker(self) -> list:
+        return self._send(media="sticker")
+
+    def tap(self, label: str, checked: tuple[int, ...] = ()) -> list:
+        question = next(o for o in reversed(self.inbox) if isinstance(o, Send) and o.keyboard)
+        button = next(
+            b for row in question.keyboard for b in row if b.text == label or label in b.text
+        )
+        return self.tap_data(button.data, question.text, checked)
+
+    def tap_data(self, data: str, message_text: str = "", checked: tuple[int, ...] = ()) -> list:
+        return self._send(
+            callback_id=f"cb{next(Phone.ids)}",
+            callback_data=data,
+            message_id=next(self.message_ids),
+            message_text=message_text,
+            checked=checked,
+        )
+
+
+@pytest.fixture
+def service(store):
+    service = TelegramService(
+        store, Interviews(store, FlowRegistry()), "caseflow_test_bot", clock=lambda: CLOCK
+    )
+    service.outbox_sent = []
+    store.add_person("Worker Wang", "worker", telegram_user_id=WORKER_TG)
+    return service
+
+
+@pytest.fixture
+def worker(service):
+    return Phone(service, WORKER_TG, "Wang")
+
+
+def texts(outs) -> list[str]:
+    return [o.text for o in outs if isinstance(o, Send | Edit)]
+
+
+def invite_token(outs) -> str:
+    link = next(t for t in texts(outs) if "start=" in t)
+    return link.rsplit("start=", 1)[1].split()[0]
+
+
+@pytest.fixture
+def caregiver(service, worker):
+    worker.say("/newcase LBC-07")
+    token = invite_token(worker.say("/invite LBC-07"))
+    phone = Phone(service, CAREGIVER_TG, "Grandma Li")
+    phone.say(f"/start {token}")
+    return phone
+
+
+def test_a_worker_opens_a_case_and_gets_a_one_time_invite_link_and_qr_code(worker):
+    assert texts(worker.say("/newcase LBC-07")) == [
+        "Case LBC-07 is open (check-in: child_checkin). Invite the caregiver with /invite LBC-07."
+    ]
+    outs = worker.say("/invite LBC-07")
+    assert "https://t.me/caseflow_test_bot?start=" in texts(outs)[0]
+    assert "expires on 2026-03-21" in texts(outs)[0]
+    token = invite_token(outs)
+    assert len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()
+    assert isinstance(outs[1], SendPhoto) and outs[1].data.startswith(b"\x89PNG")
+
+
+def test_a_caregiver_joins_by_the_deep_link_and_the_worker_is_told(service, caregiver):
+    assert texts(caregiver.inbox)[0].startswith(
+        "Welcome, Grandma Li. You are now connected to case LBC-07."
+    )
+    assert [m.text for m in service.outbox_sent] == [
+        "Grandma Li joined case LBC-07 through your invitation."
+    ]
+
+
+def test_an_invite_works_once(service, worker, caregiver):
+    token = invite_token(worker.say("/invite LBC-07"))
+    assert texts(Phone(service, 4004, "Uncle").say(f"/start {token}"))[0].startswith("Welcome")
+    assert texts(Phone(service, 5005, "Aunt").say(f"/start {token}")) == [
+        "This link has expired or was already used. Please ask your social worker for a new one."
+    ]
+
+
+def test_an_expired_invite_is_refused(service, worker):
+    worker.say("/newcase C1")
+    token = invite_token(worker.say("/invite C1"))
+    service.clock = lambda: CLOCK + timedelta(days=8)
+    assert "expired" in texts(Phone(service, 6006, "Late").say(f"/start {token}"))[0]
+
+
+def test_a_stranger_is_refused_politely_and_audited(service, store):
+    stranger = Phone(service, STRANGER_TG, "Who")
+    assert texts(stranger.say("/cases")) == [
+        "Sorry, I can't help with that: you are not registered here. Please ask your social worker for a link."
+    ]
+    assert texts(stranger.say("hello"))[0].startswith("Sorry, I can't help with that")
+    assert [r["action"] for r in store.audit_rows()][-2:] == ["access.refused"] * 2
+
+
+def test_a_caregiver_cannot_use_worker_commands_or_see_another_case(
+    service, worker, caregiver, store
+):
+    worker.say("/newcase OTHER")
+    assert texts(caregiver.say("/cases")) == ["Sorry, only social workers can do that."]
+    assert texts(caregiver.say("/note OTHER")) == [
+        "I can't find case OTHER among your cases. Send /cases to see them."
+    ]
+
+
+def test_a_caregiver_completes_the_check_in_with_taps_text_and_a_voice_note(
+    service, caregiver, store
+):
+    outs = caregiver.say("/checkin")
+    question = outs[-1]
+    assert question.text.startswith("Thank you for taking a moment.")
+    assert "1/5 · Mood" in question.text
+    assert [b.text for b in question.keyboard[0]] == ["😢", "🙁", "😐", "🙂", "😄"]
+    outs = caregiver.tap("🙂")
+    assert isinstance(outs[0], AnswerCallback)
+    assert isinstance(outs[1], Edit) and outs[1].text.endswith("✓ 4 🙂")
+    caregiver.tap("Cried or got angry")
+    caregiver.voice("AwACAgQAAxk-voice-1", 14)  # what happened: a voice message
+    caregiver.tap("Some bad nights")
+    caregiver.say("0")
+    caregiver.tap("Yes")
+    caregiver.say("She misses her mother at night")
+    caregiver.tap("Skip ➡")
+    caregiver.say("her teacher")
+    outs = caregiver.tap("Yes")
+    review = outs[-1]
+    assert review.text.startswith("Please check your answers:")
+    assert "3. What happened: 🎤 voice message (14 s)" in review.text
+    outs = caregiver.tap("✅ Submit")
+    assert texts(outs)[-1] == "Thank you, all done. Your answers are saved."
+    (session,) = store.sessions_of_case(store.case_by_code("LBC-07").id)
+    assert session["status"] == "completed" and session["channel"] == "telegram"
+    answers = {a["question_id"]: a["value"] for a in store.current_answers(session["id"])}
+    assert answers["expression_detail"] == '{"voice":"AwACAgQAAxk-voice-1","duration":14}'
+
+
+def test_a_stale_button_gets_a_clear_answer_and_changes_nothing(service, caregiver, store):
+    caregiver.say("/checkin")
+    first = caregiver.inbox[-1]
+    caregiver.tap("🙂")
+    stale = next(b for b in first.keyboard[0] if b.text == "😢")
+    outs = caregiver.tap_data(stale.data, first.text)
+    assert "That button belongs to a question that has passed." in texts(outs)[0]
+    session = store.current_session(store.person_by_telegram(CAREGIVER_TG)["id"], "telegram")
+    assert store.load_session(session["id"]).value("mood") == 4
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "x",
+        "o:1:2",
+        "o:a:b:c",
+        "o:999999:0:0",
+        "zz:1:0:0",
+        "o:1:9999:0",
+        "é" * 30,
+        "S:1:-1:0:extra",
+    ],
+)
+def test_a_forged_or_malformed_button_gets_a_clear_answer(service, caregiver, data):
+    caregiver.say("/checkin")
+    outs = caregiver.tap_data(data)
+    assert isinstance(outs[0], AnswerCallback)
+    assert texts(outs)[0] in (
+        "That button no longer works.",
+        "That button belongs to a question that has passed. Here is the current one.",
+    )
+
+
+def test_another_persons_session_button_is_refused(service, caregiver, store):
+    caregiver.say("/checkin")
+    data = caregiver.inbox[-1].keyboard[0][0].data
+    intruder = Phone(service, WORKER_TG, "Wang")
+    outs = intruder.tap_data(data)
+    assert "That button no longer works." in texts(outs)
+    assert store.audit_rows()[-1]["action"] == "access.refused"
+
+
+def test_a_duplicate_update_changes_nothing(service, caregiver, store):
+    caregiver.say("/checkin")
+    caregiver.tap("🙂")
+    again = service.handle(caregiver.last_event)
+    assert again.outs == []
+    session = store.current_session(store.person_by_telegram(CAREGIVER_TG)["id"], "telegram")
+    assert [a["revision"] for a in store.answer_history(session["id"])] == [1]
+
+
+def test_a_sticker_where_text_was_expected_gets_the_question_again(service, caregiver):
+    caregiver.say("/checkin")
+    outs = caregiver.sticker()
+    assert texts(outs)[0] == "⚠️ Please choose one of the options: tap a button or type its number."
+    assert "1/5 · Mood" in texts(outs)[1]
+
+
+def test_commands_work_in_the_middle_of_a_question(service, caregiver):
+    caregiver.say("/checkin")
+    caregiver.tap("🙂")
+    assert "1/5" in texts(caregiver.say("/back"))[-1]
+    assert texts(caregiver.say("/pause"))[-1].startswith("Paused.")
+    outs = caregiver.say("/resume")
+    assert texts(outs)[0].startswith("Welcome back. You were at question 1 of 5")
+    assert texts(caregiver.say("/help"))[0].startswith("/checkin answer")
+    assert "can't be used" in texts(caregiver.say("/submit"))[0]
+
+
+def test_a_multi_choice_toggles_then_done(service, worker, store):
+    worker.say("/newcase E-1 elder_checkin")
+    token = invite_token(worker.say("/invite E-1 client"))
+    elder = Phone(service, 7007, "Mr Zhao")
+    elder.say(f"/start {token}")
+    elder.say("/checkin")
+    elder.tap("🙂")
+    elder.tap("Hardly ever")
+    elder.tap("Yes")  # went out
+    elder.say("3")  # days out
+    question = elder.inbox[-1]
+    assert any(b.text == "Done ✔" for row in question.keyboard for b in row)
+    outs = elder.tap(question.keyboard[0][0].text)  # toggle the first place
+    edit = outs[-1]
+    assert isinstance(edit, Edit) and edit.keyboard[0][0].text.startswith("✓ ")
+    elder.inbox.append(Send(edit.chat_id, edit.text, edit.keyboard))
+    outs = elder.tap("Done ✔", checked=(0,))
+    assert isinstance(outs[1], Edit) and "✓" in outs[1].text
+
+
+def test_a_flagged_answer_is_sent_to_the_case_worker_at_once(service, worker, store):
+    worker.say("/newcase S-1")
+    outs = worker.say("/interview S-1 adult_scales")
+    assert "Continue" in outs[-1].keyboard[0][0].text
+    worker.tap("Continue ▶")
+    for _ in range(5):
+        worker.say("3")
+    for _ in range(8):
+        worker.say("0")
+    worker.say("2")  # PHQ-9 item 9
+    assert [m.text for m in service.outbox_sent][-1].startswith("⚠️ Case S-1: Item 9")
+    assert "flag.alert" in [r["action"] for r in store.audit_rows()]
+
+
+def test_voice_notes_can_be_replayed_by_the_worker(service, worker, caregiver, store):
+    caregiver.say("/checkin")
+    caregiver.tap("🙂")
+    caregiver.tap("Cried or got angry")
+    caregiver.voice("voice-file-9", 5)
+    session = store.current_session(store.person_by_telegram(CAREGIVER_TG)["id"], "telegram")
+    number = store.session_number(session["id"])
+    question = service.interviews.engine_for(store.load_session(session["id"])).compiled.by_id[
+        "expression_detail"
+    ]
+    outs = worker.tap_data(f"V:{number}:{question.index}:0")
+    assert SendVoice(WORKER_TG, "voice-file-9") in outs
+
+
+def test_language_can_be_changed_to_chinese(service, caregiver, store):
+    caregiver.say("/language")
+    caregiver.tap("中文")
+    outs = caregiver.say("/checkin")
+    assert "这一周孩子的心情怎么样？" in outs[-1].text
+
+
+def test_a_long_message_is_refused_with_its_length_and_nothing_is_lost(service, caregiver):
+    caregiver.say("/checkin")
+    caregiver.tap("🙂")
+    caregiver.tap("Cried or got angry")
+    outs = caregiver.say("x" * 4090)
+    assert texts(outs)[0].startswith("⚠️ That answer is 4090 characters long")
