@@ -268,8 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     tg.add_argument("--db", default=default_db(), help=db_help)
     tg.add_argument("--base-url", default=None, help="a self-hosted Bot API server, .../bot")
     tg.add_argument("--config", default=None, help="a TOML settings file (see the README)")
-    tg.add_argument("--webhook", default=None, help="webhook URL (not available yet)")
-    tg.add_argument("--listen", default=None, help="HOST:PORT for the webhook")
+    tg.add_argument("--webhook", default=None, help="public HTTPS URL Telegram posts updates to")
+    tg.add_argument(
+        "--listen", default=None, help="HOST:PORT the webhook listens on (default 127.0.0.1:8443)"
+    )
     tg.set_defaults(func=cmd_bot)
 
     workers = sub.add_parser("workers", help="register social workers for the bot")
@@ -306,12 +308,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_libraries() -> None:
+    """httpx logs every request URL at INFO, and a Bot API URL contains the bot's token;
+    PTB at DEBUG logs update contents. Neither may reach the logs, even with -v."""
+    for name in ("httpx", "httpcore", "telegram", "apscheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    quiet_libraries()
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

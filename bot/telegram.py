@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
+import secrets
 import signal
 import tomllib
 from collections import defaultdict
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from telegram import (
     Bot,
@@ -60,6 +63,7 @@ from storage.store import Store
 
 log = logging.getLogger("caseflow.telegram")
 T = TypeVar("T")
+MAX_WEBHOOK_BODY = 1 << 20
 
 
 @dataclass
@@ -341,6 +345,68 @@ class TelegramChannel:
 
         await asyncio.gather(*(one_chat(items) for items in by_chat.values()))
 
+    async def serve_webhook(self) -> None:
+        """Receive updates by webhook, answering Telegram only after each is handled.
+
+        Telegram retries a delivery that is not answered 200, and PTB's own webhook server
+        answers before handling; here a crash before the answer means a retry, which the
+        stored update ids make harmless. TLS is left to a reverse proxy in front.
+        """
+        assert self.settings.webhook_url
+        host, _, port = self.settings.listen.rpartition(":")
+        secret = secrets.token_urlsafe(32)
+        path = urlsplit(self.settings.webhook_url).path or "/"
+        server = await asyncio.start_server(
+            partial(self._webhook_connection, path, secret), host or "127.0.0.1", int(port)
+        )
+        await self.application.bot.set_webhook(
+            self.settings.webhook_url,
+            secret_token=secret,
+            allowed_updates=["message", "callback_query"],
+        )
+        async with server:
+            await self._stopping.wait()
+
+    async def _webhook_connection(
+        self, path: str, secret: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        status = "400 Bad Request"
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+            head = request.decode("latin-1").split("\r\n")
+            method, target, _ = [*head[0].split(" "), "", "", ""][:3]
+            headers = {
+                k.strip().lower(): v.strip()
+                for k, _, v in (line.partition(":") for line in head[1:] if line)
+            }
+            length = int(headers.get("content-length", "0") or 0)
+            if method != "POST" or target.split("?")[0] != path:
+                status = "404 Not Found"
+            elif not secrets.compare_digest(
+                headers.get("x-telegram-bot-api-secret-token", ""), secret
+            ):
+                status = "403 Forbidden"
+            elif not 0 < length <= MAX_WEBHOOK_BODY:
+                status = "413 Payload Too Large"
+            else:
+                body = await asyncio.wait_for(reader.readexactly(length), timeout=10)
+                update = Update.de_json(json.loads(body), self.application.bot)
+                await self.process([update])
+                status = "200 OK"
+        except (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            status = "400 Bad Request"
+        except TimeoutError:
+            status = "408 Request Timeout"
+        except Exception:
+            log.exception("a webhook update failed")
+            status = "500 Internal Server Error"  # Telegram will deliver it again
+        with contextlib.suppress(ConnectionError):
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+            )
+            await writer.drain()
+            writer.close()
+
     def stop(self) -> None:
         self._stopping.set()
 
@@ -375,7 +441,10 @@ async def serve(settings: Settings) -> None:
         "caseflow bot @%s is running (database %s)", channel.application.bot.username, settings.db
     )
     try:
-        await channel.poll()
+        if settings.webhook_url:
+            await channel.serve_webhook()
+        else:
+            await channel.poll()
     finally:
         await channel.shutdown()
 
@@ -386,10 +455,8 @@ def run_from_cli(args: argparse.Namespace) -> int:
         getattr(args, "config", None),
         db=getattr(args, "db", None),
         base_url=getattr(args, "base_url", None),
+        webhook_url=getattr(args, "webhook", None),
+        listen=getattr(args, "listen", None),
     )
-    if getattr(args, "webhook", None):
-        raise SystemExit(
-            "caseflow: webhook mode is not available yet; run without --webhook (polling)."
-        )
     asyncio.run(serve(settings))
     return 0
