@@ -6,14 +6,35 @@ transaction, so a crash half-way through a migration leaves the previous schema 
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("caseflow")
 
 
+def _run(db: Database, script: str) -> None:
+    """Run a script statement by statement inside the migration's transaction.
+
+    ``executescript()`` would COMMIT that transaction first and run the rest in autocommit, so
+    a crash half-way would leave half a schema and a migration not marked as applied.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {statement[:60]!r}")
+
+
 @migrations()
 def m001_initial(db: Database) -> None:
-    db.executescript(
+    _run(
+        db,
         """
         CREATE TABLE people (
             id INTEGER PRIMARY KEY,
@@ -117,13 +138,14 @@ def m001_initial(db: Database) -> None:
             detail TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail))
         );
         CREATE INDEX audit_by_case ON audit(case_id, at);
-        """
+        """,
     )
 
 
 @migrations()
 def m002_signoff_invites_updates(db: Database) -> None:
-    db.executescript(
+    _run(
+        db,
         """
         -- A worker signs off (locks) a session record; later changes need a stated reason.
         ALTER TABLE sessions ADD COLUMN signed_at TEXT;
@@ -159,5 +181,48 @@ def m002_signoff_invites_updates(db: Database) -> None:
             sent_at TEXT
         );
         CREATE INDEX outbox_unsent ON outbox(sent_at) WHERE sent_at IS NULL;
-        """
+        """,
     )
+
+
+@migrations()
+def m004_schedules(db: Database) -> None:
+    # One statement at a time: executescript() would COMMIT the transaction this migration
+    # runs in first, and a crash half-way would leave half a schema.
+    statements = [
+        # A flow a case member answers on a schedule. The rule (flows.recurrence.Recurrence)
+        # is JSON. Check-ins count from active_from: the creation, or the last resume.
+        """CREATE TABLE schedules (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            flow_id TEXT NOT NULL,
+            rule TEXT NOT NULL CHECK (json_valid(rule)),
+            created_by INTEGER REFERENCES people(id),
+            created_at TEXT NOT NULL,
+            active_from TEXT NOT NULL,
+            paused_at TEXT,
+            removed_at TEXT
+        )""",
+        "CREATE INDEX schedules_by_case ON schedules(case_id)",
+        # Everything that happens to a check-in (schedule_id, due_at): due, sent, reminded,
+        # snoozed, started, completed, late, missed. The UNIQUE key makes each event happen
+        # once: the same invitation is never sent twice, even after a restart.
+        """CREATE TABLE schedule_events (
+            id INTEGER PRIMARY KEY,
+            schedule_id INTEGER NOT NULL REFERENCES schedules(id),
+            due_at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('due', 'sent', 'reminded', 'snoozed',
+                'started', 'completed', 'late', 'missed')),
+            key TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            session_id TEXT REFERENCES sessions(id),
+            detail TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail)),
+            UNIQUE (schedule_id, due_at, kind, key)
+        )""",
+        "CREATE INDEX schedule_events_by_kind ON schedule_events(kind, schedule_id, due_at)",
+        "CREATE INDEX schedule_events_by_session ON schedule_events(session_id)"
+        " WHERE session_id IS NOT NULL",
+    ]
+    for statement in statements:
+        db.execute(statement)

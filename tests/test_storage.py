@@ -33,7 +33,7 @@ def test_migrations_are_recorded_and_applying_again_changes_nothing(tmp_path):
     connect(path).close()
     db = connect(path)
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == ["m001_initial", "m002_signoff_invites_updates"]
+    assert applied == ["m001_initial", "m002_signoff_invites_updates", "m004_schedules"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -155,3 +155,30 @@ def test_integrity_check_passes_after_a_full_interview(store, interviews, case, 
     statuses = {r["question_id"]: r["status"] for r in store.current_answers(sid)}
     assert statuses["worries"] == "withdrawn"
     assert store.session_info(sid).status == "completed"
+
+
+def test_a_migration_that_fails_half_way_leaves_no_half_schema(tmp_path, monkeypatch):
+    from sqlite_utils import Database
+
+    import storage.migrations as m
+
+    calls = {"n": 0}
+    real_execute = Database.execute
+
+    def failing_execute(self, sql, *args, **kwargs):
+        if sql.lstrip().startswith("CREATE TABLE cases"):
+            raise sqlite3.OperationalError("disk I/O error (simulated)")
+        calls["n"] += 1
+        return real_execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(Database, "execute", failing_execute)
+    with pytest.raises(sqlite3.OperationalError):
+        connect(tmp_path / "half.db")
+    monkeypatch.setattr(Database, "execute", real_execute)
+    db = connect(tmp_path / "half.db")  # starts again from nothing and succeeds
+    assert [x.name for x in m.migrations.applied(db)] == [
+        "m001_initial",
+        "m002_signoff_invites_updates",
+        "m004_schedules",
+    ]
+    assert calls["n"] > 0
