@@ -299,12 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="*", help="flow files (default: the bundled flows)")
     validate.set_defaults(func=cmd_flows_validate)
 
-    try:
-        from bot import cli_scales
-    except ImportError:
-        pass
-    else:
-        cli_scales.register(sub)
+    from bot import cli_records, cli_scales, cli_schedules
+
+    cli_scales.register(sub)
+    cli_schedules.register(sub)
+    cli_records.register(sub)
     return parser
 
 

@@ -1,0 +1,291 @@
+"""The words of a record (headings, field names, phases, readings) in each language, and
+dates written the way a reader of that language writes them.
+
+Flow texts (stage titles, question labels) come from the flow version a session used, and
+answers are shown as the respondent saw them; only the record's own words live here. A test
+checks that every label exists in every language with the same placeholders.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+LANGUAGES = ("en", "zh")
+
+LABELS: dict[str, dict[str, str]] = {
+    # titles
+    "session_record": {"en": "Session record", "zh": "会谈记录"},
+    "case_summary": {"en": "Case summary", "zh": "个案概览"},
+    "prepost_report": {"en": "Pre/post evaluation", "zh": "前后测评估报告"},
+    "contact_log": {"en": "Informal-contact log", "zh": "非正式接触记录"},
+    # record header
+    "case": {"en": "Case", "zh": "个案"},
+    "respondent": {"en": "Respondent", "zh": "回答者"},
+    "workers": {"en": "Worker", "zh": "社工"},
+    "flow": {"en": "Interview", "zh": "访谈"},
+    "flow_version": {"en": "{flow} (version {version})", "zh": "{flow}（第 {version} 版）"},
+    "channel": {"en": "Channel", "zh": "渠道"},
+    "phase": {"en": "Phase", "zh": "阶段"},
+    "language": {"en": "Language", "zh": "语言"},
+    "started": {"en": "Started", "zh": "开始"},
+    "ended": {"en": "Ended", "zh": "结束"},
+    "not_ended": {"en": "not finished", "zh": "未完成"},
+    "status": {"en": "Status", "zh": "状态"},
+    "session": {"en": "Session", "zh": "会谈编号"},
+    "sign_off": {"en": "Sign-off", "zh": "签核"},
+    "signed_by": {"en": "Signed off by {name}, {at}", "zh": "{name} 于 {at} 签核"},
+    "not_signed": {"en": "Not signed off", "zh": "尚未签核"},
+    "nobody": {"en": "none", "zh": "无"},
+    "colon": {"en": ": ", "zh": "："},
+    "list_sep": {"en": ", ", "zh": "、"},
+    "comma": {"en": ", ", "zh": "，"},
+    "semicolon": {"en": "; ", "zh": "；"},
+    "space": {"en": " ", "zh": ""},
+    "paren": {"en": "({text})", "zh": "（{text}）"},
+    "bands_line": {"en": "Bands ({higher}): {bands}.", "zh": "分级（{higher}）：{bands}。"},
+    # flags
+    "flags": {"en": "Flags — read these first", "zh": "警示——请先阅读"},
+    "flag_in": {"en": "{instrument}, {date}", "zh": "{instrument}，{date}"},
+    "answer_was": {"en": "Answer: {answer}", "zh": "回答：{answer}"},
+    "severity_urgent": {"en": "URGENT", "zh": "紧急"},
+    "severity_warning": {"en": "WARNING", "zh": "注意"},
+    "severity_info": {"en": "Note", "zh": "提示"},
+    # answers
+    "no_answers": {"en": "No answers recorded.", "zh": "没有记录到回答。"},
+    "revised": {"en": "revised", "zh": "已修改"},
+    "revision_n": {"en": "revision {n}", "zh": "第 {n} 次修改"},
+    "amended_by": {"en": "changed by {name}", "zh": "由{name}修改"},
+    "voice_kept": {"en": "voice file {file_id}", "zh": "语音文件 {file_id}"},
+    "other_answers": {"en": "Other answers", "zh": "其他回答"},
+    # scores
+    "scores": {"en": "Scores", "zh": "量表得分"},
+    "instrument": {"en": "Scale", "zh": "量表"},
+    "score": {"en": "Score", "zh": "得分"},
+    "band": {"en": "Band", "zh": "分级"},
+    "range": {"en": "{low}–{high}", "zh": "{low}–{high}"},
+    "higher_better": {"en": "higher is better", "zh": "分数越高越好"},
+    "higher_worse": {"en": "higher is worse", "zh": "分数越高越差"},
+    "not_scored": {
+        "en": "not scored: {missing} of {items} items unanswered",
+        "zh": "未计分：{items} 题中有 {missing} 题未作答",
+    },
+    "prorated": {
+        "en": "prorated from {answered} of {items} items",
+        "zh": "按已答 {answered}/{items} 题折算",
+    },
+    "other_scores": {"en": "Subscales and other scores", "zh": "分量表及其他得分"},
+    "rescored": {"en": "rescored after a change", "zh": "修改后重新计分"},
+    # changes
+    "changes": {"en": "Changes after the interview", "zh": "访谈结束后的修改"},
+    "changes_intro": {
+        "en": "Every answer changed after the interview ended: who changed it, when and why.",
+        "zh": "访谈结束后修改过的每一个回答：由谁、在何时、为何修改。",
+    },
+    "when": {"en": "When", "zh": "时间"},
+    "question": {"en": "Question", "zh": "问题"},
+    "before": {"en": "Was", "zh": "原回答"},
+    "after": {"en": "Now", "zh": "现回答"},
+    "by": {"en": "By", "zh": "修改人"},
+    "reason": {"en": "Reason", "zh": "原因"},
+    "no_reason": {"en": "(no reason given)", "zh": "（未说明原因）"},
+    "after_signoff": {"en": "after sign-off", "zh": "签核后"},
+    # case summary
+    "as_of": {"en": "As of {at}", "zh": "截至 {at}"},
+    "members": {"en": "Who is on the case", "zh": "个案成员"},
+    "role": {"en": "Role", "zh": "角色"},
+    "since": {"en": "Since", "zh": "加入时间"},
+    "name": {"en": "Name", "zh": "姓名"},
+    "latest_scores": {"en": "Latest scores", "zh": "最近一次量表得分"},
+    "no_scores": {"en": "No scale has been scored yet.", "zh": "尚无量表得分。"},
+    "date": {"en": "Date", "zh": "日期"},
+    "scores_over_time": {"en": "Scores over time", "zh": "得分变化"},
+    "chart_of": {"en": "{instrument} over time", "zh": "{instrument}得分变化"},
+    "chart_note": {
+        "en": "The shading shows the scale's bands ({higher}); each dot is one completed "
+        "administration.",
+        "zh": "底色表示量表分级（{higher}）；每个点代表一次完成的测评。",
+    },
+    "timeline": {"en": "Timeline", "zh": "服务时间线"},
+    "what": {"en": "What", "zh": "内容"},
+    "who": {"en": "Who", "zh": "参与人"},
+    "no_sessions": {"en": "No sessions yet.", "zh": "尚无会谈记录。"},
+    "contact_note": {"en": "Informal contact", "zh": "非正式接触"},
+    "sessions_count": {
+        "en": "Sessions: {sessions} · informal contacts: {notes}",
+        "zh": "会谈 {sessions} 次 · 非正式接触 {notes} 次",
+    },
+    "member_since": {"en": "since {day}", "zh": "{day}加入"},
+    "signed_mark": {"en": "signed off", "zh": "已签核"},
+    # pre/post
+    "prepost_intro": {
+        "en": "For each scale: the first and the last completed administration side by side, "
+        "the change, and the reliable change index (Jacobson and Truax) where the scale's file "
+        "gives a reliability and a norm SD.",
+        "zh": "每个量表：第一次与最后一次完成的测评并列比较，列出变化量；"
+        "量表文件提供信度和常模标准差时，另给出可靠改变指数（Jacobson–Truax）。",
+    },
+    "pre": {"en": "Pre", "zh": "前测"},
+    "post": {"en": "Post", "zh": "后测"},
+    "change": {"en": "Change", "zh": "变化"},
+    "change_note": {"en": "({higher}; range {range})", "zh": "（{higher}；范围 {range}）"},
+    "rci": {"en": "Reliable change index", "zh": "可靠改变指数（RCI）"},
+    "rci_value": {
+        "en": "{rci} (|RCI| > {threshold} is reliable; r = {r}, SD = {sd}; "
+        "a change of at least {min_change} points is reliable)",
+        "zh": "{rci}（|RCI| > {threshold} 为可靠改变；r = {r}，SD = {sd}；"
+        "变化至少 {min_change} 分才算可靠）",
+    },
+    "rci_source": {"en": "Source: {source}", "zh": "来源：{source}"},
+    "reading": {"en": "Reading", "zh": "解读"},
+    "reading_improved": {"en": "Reliable improvement", "zh": "可靠改善"},
+    "reading_deteriorated": {"en": "Reliable deterioration", "zh": "可靠恶化"},
+    "reading_no_reliable_change": {"en": "No reliable change", "zh": "无可靠改变"},
+    "reading_rci_unavailable": {
+        "en": "Reliable change index not available: the scale's file gives no reliability "
+        "and norm SD",
+        "zh": "无法计算可靠改变指数：量表文件未提供信度和常模标准差",
+    },
+    "reading_single": {
+        "en": "Only one administration so far: change needs two",
+        "zh": "目前只有一次测评，比较变化需要至少两次",
+    },
+    "administrations": {"en": "Administrations", "zh": "各次测评"},
+    "no_prepost": {
+        "en": "No scale has a completed administration on this case yet.",
+        "zh": "本个案尚无已完成的量表测评。",
+    },
+    "total": {"en": "Total", "zh": "总分"},
+    # contact log
+    "no_notes": {"en": "No informal-contact notes yet.", "zh": "尚无非正式接触记录。"},
+    "recorded": {"en": "Recorded {at} by {name}", "zh": "{name} 于 {at} 记录"},
+    # footer
+    "footer": {
+        "en": "Rendered from the stored record by caseflow. Times are in {tz}.",
+        "zh": "由 caseflow 根据存档记录生成。时间按 {tz} 显示。",
+    },
+    # phases (free text is shown as given)
+    "phase_baseline": {"en": "baseline", "zh": "基线"},
+    "phase_pre": {"en": "pre-test", "zh": "前测"},
+    "phase_mid": {"en": "mid-test", "zh": "中测"},
+    "phase_post": {"en": "post-test", "zh": "后测"},
+    "phase_follow-up": {"en": "follow-up", "zh": "跟进"},
+    "phase_ongoing": {"en": "ongoing", "zh": "常规"},
+    # statuses
+    "status_completed": {"en": "completed", "zh": "已完成"},
+    "status_cancelled": {"en": "cancelled", "zh": "已取消"},
+    "status_active": {"en": "in progress", "zh": "进行中"},
+    "status_paused": {"en": "paused", "zh": "已暂停"},
+    # channels
+    "channel_terminal": {"en": "terminal", "zh": "终端"},
+    "channel_telegram": {"en": "Telegram", "zh": "Telegram"},
+    # roles
+    "role_worker": {"en": "worker", "zh": "社工"},
+    "role_supervisor": {"en": "supervisor", "zh": "督导"},
+    "role_caregiver": {"en": "caregiver", "zh": "照顾者"},
+    "role_client": {"en": "client", "zh": "服务对象"},
+    "role_admin": {"en": "administrator", "zh": "管理员"},
+    # languages
+    "lang_en": {"en": "English", "zh": "英文"},
+    "lang_zh": {"en": "Chinese", "zh": "中文"},
+}
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def label(key: str, lang: str, **params: object) -> str:
+    """The record's word ``key`` in ``lang`` (English when the language is unknown)."""
+    texts = LABELS[key]
+    text = texts[lang] if lang in texts else texts["en"]  # "" is a real text (zh "space")
+    return text.format(**params) if params else text
+
+
+def labels(lang: str) -> dict[str, str]:
+    """Every label in ``lang``, for templates (``{{ t.case }}``)."""
+    return {key: texts[lang] if lang in texts else texts["en"] for key, texts in LABELS.items()}
+
+
+def coded(prefix: str, code: str | None, lang: str) -> str:
+    """The label of a stored code (``phase``, ``status``...), or the code itself."""
+    if not code:
+        return ""
+    key = f"{prefix}_{code}"
+    return label(key, lang) if key in LABELS else code
+
+
+def zone(name: str | None) -> tzinfo:
+    """A time zone by IANA name; UTC when none is given or the name is unknown."""
+    if not name or name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def zone_name(tz: tzinfo) -> str:
+    return "UTC" if tz is UTC else str(tz)
+
+
+def parse_moment(iso: str | None) -> datetime | None:
+    """A stored ISO timestamp (UTC when it carries no offset), or None."""
+    if not iso:
+        return None
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def format_date(day: date, lang: str) -> str:
+    if lang.startswith("zh"):
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def format_moment(iso: str | None, lang: str, tz: tzinfo = UTC) -> str:
+    """A stored timestamp as the reader writes it: ``14 Mar 2026, 09:30`` /
+    ``2026年3月14日 09:30``, in ``tz``."""
+    moment = parse_moment(iso)
+    if moment is None:
+        return iso or ""
+    local = moment.astimezone(tz)
+    sep = " " if lang.startswith("zh") else ", "
+    return f"{format_date(local.date(), lang)}{sep}{local:%H:%M}"
+
+
+def format_day(iso: str | None, lang: str, tz: tzinfo = UTC) -> str:
+    """The date part only, of a timestamp or of a ``YYYY-MM-DD`` answer."""
+    if not iso:
+        return ""
+    if len(iso) == 10:
+        try:
+            return format_date(date.fromisoformat(iso), lang)
+        except ValueError:
+            return iso
+    moment = parse_moment(iso)
+    return format_date(moment.astimezone(tz).date(), lang) if moment else iso
+
+
+def format_number(value: float | int | None) -> str:
+    """A score as people write it: ``12``, ``2.5``, ``—`` when there is none."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def format_signed(value: float | None) -> str:
+    """A change with its sign: ``+3``, ``−2.5`` (a true minus sign), ``0``."""
+    if value is None:
+        return "—"
+    text = format_number(abs(value))
+    if value > 0:
+        return f"+{text}"
+    if value < 0:
+        return f"−{text}"
+    return text
