@@ -309,23 +309,36 @@ class TelegramChannel:
         offset: int | None = None
         failures = 0
         while not self._stopping.is_set():
-            try:
-                updates = await bot.get_updates(
+            fetch = asyncio.ensure_future(
+                bot.get_updates(
                     offset=offset,
                     timeout=self.settings.poll_timeout,
                     allowed_updates=["message", "callback_query"],
                 )
+            )
+            stopped = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not fetch.done():
+                # Stopping mid long-poll: whatever that poll would have fetched is not
+                # confirmed, so Telegram delivers it again to the next start.
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                    await fetch
+                break
+            try:
+                updates = fetch.result()
                 failures = 0
             except RetryAfter as exc:
                 delay = exc.retry_after
-                await asyncio.sleep(
+                await self._sleep_or_stop(
                     delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
                 )
                 continue
             except (NetworkError, TelegramError) as exc:
                 failures += 1
                 log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(min(0.5 * failures, 10))
+                await self._sleep_or_stop(min(0.5 * failures, 10))
                 continue
             if not updates:
                 continue
@@ -366,6 +379,10 @@ class TelegramChannel:
         )
         async with server:
             await self._stopping.wait()
+
+    async def _sleep_or_stop(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _webhook_connection(
         self, path: str, secret: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
