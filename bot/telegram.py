@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,6 +44,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.interview import Interviews
+from bot.scheduler import CheckinScheduler
 from bot.telegram_service import (
     AnswerCallback,
     Edit,
@@ -59,6 +61,7 @@ from bot.telegram_service import (
 )
 from flows.engine import Voice
 from flows.registry import FlowRegistry
+from storage.schedules import Schedules
 from storage.store import Store
 
 log = logging.getLogger("caseflow.telegram")
@@ -77,6 +80,7 @@ class Settings:
     webhook_url: str | None = None
     listen: str = "127.0.0.1:8443"
     poll_timeout: int = 30
+    checkin_interval: int = 30  # seconds between looks at scheduled check-ins; 0: never
     flows: list[str] = field(default_factory=list)
 
     @classmethod
@@ -230,9 +234,13 @@ class TelegramChannel:
     """The running bot: the service on the database thread, PTB for the Bot API."""
 
     def __init__(
-        self, settings: Settings, store_factory: Callable[[], Store] | None = None
+        self,
+        settings: Settings,
+        store_factory: Callable[[], Store] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.db = DatabaseThread()
         self._store_factory = store_factory or (lambda: Store.open(settings.db))
         self.service: TelegramService | None = None
@@ -292,13 +300,54 @@ class TelegramChannel:
                 )
         pending = await self.db.run(self.service.pending_outbox)
         await self.flush_outbox(pending)
+        jobs = self.application.job_queue
+        if jobs is not None and self.settings.checkin_interval > 0:
+            # Scheduled check-ins are derived from SQLite at every tick, so a restart has
+            # nothing to rebuild: what fell due meanwhile is caught up, never sent twice.
+            jobs.run_repeating(
+                self._checkin_job,
+                interval=self.settings.checkin_interval,
+                first=1,
+                name="checkins",
+                job_kwargs={"max_instances": 1, "coalesce": True},
+            )
+
+    async def _checkin_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await self.run_checkins()
+        except Exception:
+            log.exception("scheduled check-ins failed this time; the next tick tries again")
+
+    async def run_checkins(self, *, spread: bool = True) -> int:
+        """Send what scheduled check-ins owe by now, each at its slot under the rate limit."""
+        assert self.service is not None and self.service.scheduler is not None
+        actions = await self.db.run(self.service.scheduler.tick, self.clock())
+        for action in actions:
+            if spread:
+                delay = (action.at - self.clock()).total_seconds()
+                if delay > 0:
+                    await self._sleep_or_stop(delay)
+            await perform(self.application.bot, [action.send])
+        return len(actions)
 
     def _make_service(self, username: str) -> TelegramService:
         store = self._store_factory()
         interviews = Interviews(store, FlowRegistry())
         render, chart = _record_hooks(store, interviews)
+
+        def title(flow_id: str, lang: str) -> str:
+            flow = interviews.registry.current(flow_id).engine.flow
+            return flow.text(flow.title, lang)
+
+        scheduler = CheckinScheduler(store, Schedules(store), flow_title=title)
         return TelegramService(
-            store, interviews, username, render_record=render, chart_scores=chart
+            store,
+            interviews,
+            username,
+            render_record=render,
+            chart_scores=chart,
+            scheduler=scheduler,
+            clock=self.clock,
         )
 
     async def poll(self) -> None:

@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import segno
 
@@ -31,6 +31,9 @@ from flows.compile import REVIEW
 from flows.engine import Engine, Prompt, Reply, Session, Turn, Voice
 from flows.messages import COMMAND_HELP
 from storage.store import Case, NotFound, Store
+
+if TYPE_CHECKING:
+    from bot.scheduler import CheckinScheduler
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +266,55 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "答题时：/back 上一题 · /skip 跳过 · /pause 暂停 · /resume 继续 · /cancel 取消 · "
         "/review 检查回答",
     },
+    "usage_schedule": {
+        "en": "Use: /schedule CASE FLOW, for example /schedule C-0001 child_checkin",
+        "zh": "用法：/schedule 个案编号 访谈，例如 /schedule C-0001 child_checkin",
+    },
+    "schedule_no_member": {
+        "en": "Case {code} has no caregiver or client yet: invite one with /invite {code}.",
+        "zh": "个案 {code} 还没有照顾者或服务对象：请先用 /invite {code} 邀请。",
+    },
+    "schedule_who": {"en": "Who answers the check-in?", "zh": "由谁回答？"},
+    "schedule_how_often": {"en": "How often?", "zh": "多久一次？"},
+    "schedule_when": {
+        "en": "At what time (their local time)?",
+        "zh": "几点（对方当地时间）？",
+    },
+    "schedule_window": {
+        "en": "How long may they take to answer, and when to remind them?",
+        "zh": "多长时间内回答？什么时候提醒？",
+    },
+    "daily": {"en": "Every day", "zh": "每天"},
+    "weekly_on": {"en": "Every {day}", "zh": "每{day}"},
+    "weekdays": {
+        "en": "Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday",
+        "zh": "周一,周二,周三,周四,周五,周六,周日",
+    },
+    "every_n": {"en": "Every {n} days", "zh": "每 {n} 天"},
+    "once_tomorrow": {"en": "Once, tomorrow", "zh": "只一次，明天"},
+    "preset_0": {"en": "48 h; remind after 4 h and 24 h", "zh": "48 小时；4 小时和 24 小时后提醒"},
+    "preset_1": {"en": "24 h; remind after 4 h", "zh": "24 小时；4 小时后提醒"},
+    "preset_2": {"en": "72 h; remind after 24 h and 48 h", "zh": "72 小时；24 和 48 小时后提醒"},
+    "schedule_saved": {
+        "en": "Scheduled (no. {id}): {what}. First check-in: {first}. Nothing is sent between "
+        "21:00 and 08:00. Change or stop it with caseflow schedule.",
+        "zh": "已安排（第 {id} 号）：{what}。第一次：{first}。21:00 到 08:00 之间不发送。"
+        "可用 caseflow schedule 修改或停止。",
+    },
+    "no_schedules": {
+        "en": "Case {code} has no scheduled check-ins.",
+        "zh": "个案 {code} 没有定期问答。",
+    },
+    "compliance_head": {
+        "en": "Check-ins on case {code}, last 8 weeks:",
+        "zh": "个案 {code} 最近 8 周的定期问答：",
+    },
+    "compliance_row": {
+        "en": "• {name}, {flow}: due {due}, completed {completed} (late {late}), missed {missed}, "
+        "rate {rate}",
+        "zh": "• {name}，{flow}：应答 {due}，完成 {completed}（迟 {late}），"
+        "错过 {missed}，完成率 {rate}",
+    },
     "keep": {"en": "✓ Keep: {value}", "zh": "✓ 保持：{value}"},
     "same": {"en": "↩ Same as last time: {value}", "zh": "↩ 和上次一样：{value}"},
     "today": {"en": "Today", "zh": "今天"},
@@ -299,6 +351,7 @@ class TelegramService:
         *,
         render_record: Renderer | None = None,
         chart_scores: Charter | None = None,
+        scheduler: CheckinScheduler | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
@@ -306,6 +359,7 @@ class TelegramService:
         self.bot_username = bot_username
         self.render_record = render_record
         self.chart_scores = chart_scores
+        self.scheduler = scheduler
         self.clock = clock
 
     # -- entry point ----------------------------------------------------------------------
@@ -387,7 +441,16 @@ class TelegramService:
             return self._checkin(inc, person, pid, lang, None)
         if name == "note":
             return self._note(inc, person, pid, lang, arg)
-        if name in ("newcase", "cases", "invite", "interview", "record", "scores"):
+        if name in (
+            "newcase",
+            "cases",
+            "invite",
+            "interview",
+            "record",
+            "scores",
+            "schedule",
+            "compliance",
+        ):
             if not self._is_worker(person):
                 self.store.audit(pid, "access.refused", "command", name)
                 return [Send(chat, text("not_allowed", lang))]
@@ -398,6 +461,8 @@ class TelegramService:
                 "interview": self._cmd_interview,
                 "record": self._cmd_record,
                 "scores": self._cmd_scores,
+                "schedule": self._cmd_schedule,
+                "compliance": self._cmd_compliance,
             }
             return commands[name](inc, pid, lang, arg)
         return [Send(chat, text("unknown_command", lang, command=_truncate(name, 30)))]
@@ -583,6 +648,146 @@ class TelegramService:
             return [SendPhoto(inc.chat_id, png, _truncate(summary, 1000))]
         return [Send(inc.chat_id, _truncate(summary, 4000))]
 
+    # -- scheduled check-ins ------------------------------------------------------------------
+
+    def _checkin_button(self, inc: Incoming, pid: int, lang: str, kind: str) -> list[Out]:
+        """Start or Not now on a scheduled check-in's invitation or reminder."""
+        from bot.scheduler import Refusal, parse_checkin_data
+
+        parsed = parse_checkin_data(inc.callback_data or "")
+        if self.scheduler is None or parsed is None:
+            return [Send(inc.chat_id, text("button_dead", lang))]
+        _, schedule_id, due = parsed
+        now = self.clock()
+        if kind == "Z":
+            return [Send(inc.chat_id, self.scheduler.not_now(schedule_id, due, pid, now))]
+        decision = self.scheduler.start(schedule_id, due, pid, now)
+        if isinstance(decision, Refusal):
+            return [Send(inc.chat_id, decision.text)]
+        outs = self._open(inc, pid, lang, decision.flow_id, self.store.case(decision.case_id))
+        current = self.store.current_session(pid, CHANNEL)
+        if current is not None:
+            self.scheduler.schedules.link_session(schedule_id, due, str(current["id"]), now)
+        return outs
+
+    def _cmd_compliance(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        case = self._worker_case(pid, arg.split()[0].upper()) if arg else None
+        if case is None or self.scheduler is None:
+            return [Send(inc.chat_id, text("no_case", lang, code=_truncate(arg, 20) or "?"))]
+        rows = self.scheduler.schedules.compliance(case.id, self.clock())
+        self.store.audit(pid, "compliance.read", "case", case.id, case.id)
+        if not rows:
+            return [Send(inc.chat_id, text("no_schedules", lang, code=case.code))]
+        lines = [text("compliance_head", lang, code=case.code)]
+        for row in rows:
+            rate = "—" if row.rate is None else f"{row.rate:.0%}"
+            lines.append(
+                text(
+                    "compliance_row",
+                    lang,
+                    name=row.person_name,
+                    flow=row.flow_id,
+                    due=row.due,
+                    completed=row.completed,
+                    late=row.late,
+                    missed=row.missed,
+                    rate=rate,
+                )
+            )
+        return [Send(inc.chat_id, _truncate("\n".join(lines), 4000))]
+
+    def _cmd_schedule(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        parts = arg.split()
+        if len(parts) != 2:
+            return [Send(inc.chat_id, text("usage_schedule", lang))]
+        case = self._worker_case(pid, parts[0].upper())
+        if case is None:
+            return [Send(inc.chat_id, text("no_case", lang, code=_truncate(parts[0], 20)))]
+        flow = parts[1]
+        available = {p.stem for p in self.interviews.registry.available()}
+        if flow not in available or len(flow) > 24:
+            flows = ", ".join(sorted(available))
+            return [Send(inc.chat_id, text("no_flow", lang, flow=_truncate(flow, 40), flows=flows))]
+        return self._guide_schedule(inc, pid, lang, case.id, 0, flow)
+
+    def _guide_schedule(
+        self, inc: Incoming, pid: int, lang: str, case_id: int, step: int, arg: str
+    ) -> list[Out]:
+        """/schedule as a few taps; the choices so far travel in the button data."""
+        from flows.recurrence import Recurrence, RecurrenceError, default_tz, describe, next_due
+
+        case = self.store.case(case_id) if self.store.can_see_case(case_id, pid) else None
+        if case is None or self.scheduler is None:
+            return [Send(inc.chat_id, text("button_dead", lang))]
+        chosen = arg.split(".")
+        chat = inc.chat_id
+
+        def ask(question: str, options: list[tuple[str, str]], width: int = 1) -> list[Out]:
+            buttons = [
+                Button(label, f"G:{case_id}:{step + 1}:{arg}.{value}") for label, value in options
+            ]
+            rows = tuple(tuple(buttons[i : i + width]) for i in range(0, len(buttons), width))
+            return [Send(chat, question, rows)]
+
+        if step == 0:
+            members = [
+                m for m in self.store.members(case_id) if m["role"] in ("caregiver", "client")
+            ]
+            if not members:
+                return [Send(chat, text("schedule_no_member", lang, code=case.code))]
+            return ask(text("schedule_who", lang), [(m["name"], str(m["id"])) for m in members])
+        if step == 1:
+            days = TEXTS["weekdays"][lang if lang in TEXTS["weekdays"] else "en"].split(",")
+            options = [(text("daily", lang), "d")]
+            options += [(text("weekly_on", lang, day=day), f"w{i}") for i, day in enumerate(days)]
+            options += [(text("every_n", lang, n=3), "e3"), (text("once_tomorrow", lang), "o")]
+            return ask(text("schedule_how_often", lang), options, width=2)
+        if step == 2:
+            times = ["08:00", "10:00", "12:00", "16:00", "18:00", "20:00"]
+            return ask(text("schedule_when", lang), [(t, t.replace(":", "")) for t in times], 3)
+        if step == 3:
+            presets = [(text(f"preset_{i}", lang), str(i)) for i in range(3)]
+            return ask(text("schedule_window", lang), presets)
+        if len(chosen) != 5 or not chosen[1].isdecimal():
+            return [Send(chat, text("button_dead", lang))]
+        flow, member, often, at, preset = chosen
+        window, reminders = SCHEDULE_PRESETS.get(preset, SCHEDULE_PRESETS["0"])
+        tz = default_tz()
+        rule: dict[str, Any] = {
+            "at": f"{at[:2]}:{at[2:]}",
+            "tz": tz,
+            "window": window,
+            "reminders": reminders,
+            "quiet_hours": {"start": "21:00", "end": "08:00"},
+        }
+        if often == "d":
+            rule["kind"] = "daily"
+        elif often.startswith("w") and often[1:].isdecimal():
+            rule |= {"kind": "weekly", "weekdays": [WEEKDAYS[int(often[1:]) % 7]]}
+        elif often.startswith("e") and often[1:].isdecimal():
+            today = self.clock().astimezone(_zone(tz)).date()
+            rule |= {"kind": "every_n_days", "every": int(often[1:]), "start": today.isoformat()}
+        else:
+            tomorrow = self.clock().astimezone(_zone(tz)).date() + timedelta(days=1)
+            rule |= {"kind": "once", "on": tomorrow.isoformat()}
+        try:
+            recurrence = Recurrence.model_validate(rule)
+            schedule = self.scheduler.schedules.create(
+                case_id, int(member), flow, recurrence, pid, self.clock()
+            )
+        except (RecurrenceError, ValueError) as exc:
+            return [Send(chat, _truncate(str(exc), 500))]
+        first = next_due(schedule.rule, self.clock())
+        when = first.astimezone(_zone(tz)).strftime("%Y-%m-%d %H:%M") if first else "—"
+        return [
+            Send(
+                chat,
+                text(
+                    "schedule_saved", lang, what=describe(schedule.rule), first=when, id=schedule.id
+                ),
+            )
+        ]
+
     # -- caregiver commands ---------------------------------------------------------------
 
     def _member_cases(self, pid: int) -> list[Case]:
@@ -671,6 +876,8 @@ class TelegramService:
         session, case_id = self.interviews.session(session_id, pid)
         engine = self.interviews.engine_for(session)
         self._alert(session, case_id, turn)
+        if turn.status == "completed" and self.scheduler is not None:
+            self.scheduler.schedules.session_completed(session_id, self.clock())
         number = self.store.session_number(session_id)
         return self._render(inc, session, number, turn, engine, tapped)
 
@@ -718,6 +925,10 @@ class TelegramService:
             self.store.audit(None, "access.refused", "bot", inc.user_id)
             return [Send(inc.chat_id, text("not_registered", lang))]
         pid = int(person["id"])
+        if kind in ("I", "Z"):
+            return self._checkin_button(inc, pid, lang, kind)
+        if kind == "G":
+            return self._guide_schedule(inc, pid, lang, number, index, arg)
         if kind in ("C", "N") and arg.isdecimal():
             if kind == "C":
                 return self._checkin(inc, person, pid, lang, int(arg))
@@ -819,6 +1030,16 @@ class TelegramService:
     ) -> Send:
         keyboard = _keyboard(number, prompt, engine, session.lang, set())
         return Send(chat, _question_text(prompt, session.lang), keyboard or None)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SCHEDULE_PRESETS = {"0": ("48h", ["4h", "24h"]), "1": ("24h", ["4h"]), "2": ("72h", ["24h", "48h"])}
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
 
 
 def _question_id(engine: Engine, index: int) -> str | None:
