@@ -250,10 +250,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "/newcase [CODE] [FLOW] open a case\n/cases your cases\n/invite CASE invite a "
         "caregiver\n/interview CASE FLOW run an interview\n/note CASE note an informal "
         "contact\n/record SESSION get a session record\n/scores CASE scores over time\n"
+        "/schedule CASE FLOW schedule check-ins\n/compliance CASE who answered them\n"
         "/language change language",
         "zh": "/newcase [编号] [访谈] 新建个案\n/cases 我的个案\n/invite 个案 邀请照顾者\n"
         "/interview 个案 访谈 开始访谈\n/note 个案 记录非正式接触\n/record 访谈编号 获取访谈记录\n"
-        "/scores 个案 查看量表分数\n/language 更换语言",
+        "/scores 个案 查看量表分数\n/schedule 个案 访谈 安排定期问答\n/compliance 个案 完成情况\n"
+        "/language 更换语言",
     },
     "help_caregiver": {
         "en": "/checkin answer this week's questions\n/note leave a note for the social worker\n"
