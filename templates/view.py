@@ -304,6 +304,19 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class Compliance:
+    """Scheduled check-ins of one member and flow over the last weeks."""
+
+    member: str
+    flow: str
+    due: int
+    completed: int
+    late: int
+    missed: int
+    rate: str
+
+
+@dataclass(frozen=True, slots=True)
 class CaseSummary:
     lang: str
     tz: str
@@ -317,6 +330,7 @@ class CaseSummary:
     timeline: list[Entry]
     sessions_count: int
     notes_count: int
+    compliance: list[Compliance] = field(default_factory=list)
     kind: str = "case"
 
 
@@ -984,7 +998,32 @@ class Views:
             timeline=timeline,
             sessions_count=sum(1 for e in timeline if e.kind == "session"),
             notes_count=len(notes),
+            compliance=self._compliance(case.id, as_of, lang),
         )
+
+    def _compliance(self, case_id: int, as_of: datetime, lang: str) -> list[Compliance]:
+        from storage.schedules import Schedules
+
+        rows = Schedules(self.store).compliance(case_id, as_of.astimezone(UTC))
+        return [
+            Compliance(
+                member=row.person_name,
+                flow=self._current_flow_title(row.flow_id, lang),
+                due=row.due,
+                completed=row.completed,
+                late=row.late,
+                missed=row.missed,
+                rate="—" if row.rate is None else f"{row.rate:.0%}",
+            )
+            for row in rows
+        ]
+
+    def _current_flow_title(self, flow_id: str, lang: str) -> str:
+        try:
+            flow = self.registry.current(flow_id).engine.flow
+        except Exception:  # a flow file removed since: its id still identifies it
+            return flow_id
+        return flow.text(flow.title, lang)
 
     def _stage_index(self, flow_id: str, version: int, stage_id: str) -> tuple[int, str]:
         engine = self.engine(flow_id, version)
