@@ -21,6 +21,7 @@ directories listed in the ``CASEFLOW_INSTRUMENTS`` environment variable
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -804,6 +805,7 @@ def _validation_problems(err: ValidationError, data: object) -> list[str]:
     return [f"{p}: {' or '.join(dict.fromkeys(by_loc[p]))}" if p in by_loc else p for p in problems]
 
 
+@functools.lru_cache(maxsize=64)
 def parse_instrument(text: str, origin: str = "<string>") -> Instrument:
     """Parse and validate the YAML text of an instrument file."""
     try:
