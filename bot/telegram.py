@@ -41,8 +41,9 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.http import LeanRequest, MessageRateLimiter
 from bot.interview import Interviews
 from bot.scheduler import CheckinScheduler
 from bot.telegram_service import (
@@ -81,6 +82,8 @@ class Settings:
     listen: str = "127.0.0.1:8443"
     poll_timeout: int = 30
     checkin_interval: int = 30  # seconds between looks at scheduled check-ins; 0: never
+    message_rate: float = 30  # messages a second to Telegram; 0 only for a local fake server
+    http: str = "lean"  # "lean" (bot/http.py) or "httpx" (python-telegram-bot's default)
     flows: list[str] = field(default_factory=list)
 
     @classmethod
@@ -97,13 +100,20 @@ class Settings:
             "db": os.environ.get("CASEFLOW_DB"),
             "base_url": os.environ.get("CASEFLOW_TELEGRAM_BASE_URL"),
             "base_file_url": os.environ.get("CASEFLOW_TELEGRAM_BASE_FILE_URL"),
+            "message_rate": os.environ.get("CASEFLOW_TELEGRAM_RATE"),
+            "http": os.environ.get("CASEFLOW_TELEGRAM_HTTP"),
         }
         data.update({k: v for k, v in env.items() if v})
         data.update({k: v for k, v in overrides.items() if v is not None})
         if not data.get("token"):
             raise SystemExit("caseflow: set TELEGRAM_BOT_TOKEN (or token in the config file).")
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        settings = cls(**{k: v for k, v in data.items() if k in known})
+        settings.message_rate = float(settings.message_rate)
+        settings.poll_timeout = int(settings.poll_timeout)
+        if settings.http not in ("lean", "httpx"):
+            raise SystemExit("caseflow: http must be 'lean' or 'httpx'.")
+        return settings
 
     def __repr__(self) -> str:  # the token must never be printed
         return f"Settings(db={self.db!r}, base_url={self.base_url!r}, token=<hidden>)"
@@ -248,18 +258,21 @@ class TelegramChannel:
         self._stopping = asyncio.Event()
 
     def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
-        builder = (
-            ApplicationBuilder()
-            .token(self.settings.token)
-            .updater(None)
-            .rate_limiter(AIORateLimiter(max_retries=3))
-        )
+        builder: Any = ApplicationBuilder().token(self.settings.token).updater(None)
+        if self.settings.message_rate > 0:
+            builder = builder.rate_limiter(
+                MessageRateLimiter(overall_max_rate=self.settings.message_rate, max_retries=3)
+            )
+        if self.settings.http == "lean":
+            builder = builder.request(LeanRequest()).get_updates_request(
+                LeanRequest(read_timeout=self.settings.poll_timeout + 10)
+            )
         if self.settings.base_url:
             builder = builder.base_url(self.settings.base_url)
             builder = builder.base_file_url(
                 self.settings.base_file_url or self.settings.base_url.replace("/bot", "/file/bot")
             )
-        application = builder.build()
+        application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         application.add_handler(TypeHandler(Update, self.on_update))
         application.add_error_handler(self.on_error)
         return application
