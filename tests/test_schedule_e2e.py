@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
-from bot.telegram import Settings, TelegramChannel
 from storage.store import Store
 from tests.fakebot import FakeTelegram, bypass_proxies
-from tests.test_telegram_e2e import CAREGIVER, WORKER, join_case, register_worker, reply
+from tests.test_telegram_e2e import (
+    CAREGIVER,
+    WORKER,
+    join_case,
+    register_worker,
+    reply,
+    running_bot,
+)
 
 # Monday 9 March 2026, Asia/Shanghai (UTC+8, no daylight saving).
 MONDAY_10 = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
@@ -36,25 +39,9 @@ def _setup(monkeypatch) -> None:
     monkeypatch.setenv("CASEFLOW_TZ", "Asia/Shanghai")
 
 
-@contextlib.asynccontextmanager
-async def bot(server: FakeTelegram, db: str, clock: Clock) -> AsyncIterator[TelegramChannel]:
-    settings = Settings(
-        token=server.token,
-        db=db,
-        base_url=server.base_url,
-        base_file_url=server.base_file_url,
-        poll_timeout=1,
-        checkin_interval=0,
-    )
-    channel = TelegramChannel(settings, clock=clock)
-    await channel.start()
-    task = asyncio.create_task(channel.poll())
-    try:
-        yield channel
-    finally:
-        channel.stop()
-        await asyncio.wait_for(task, timeout=10)
-        await channel.shutdown()
+def bot(server: FakeTelegram, db: str, clock: Clock):
+    """The bot on the test's clock, with no check-in job: the test runs check-ins itself."""
+    return running_bot(server, db, clock, checkin_interval=0)
 
 
 async def schedule_weekly_monday_18(worker) -> None:

@@ -36,15 +36,18 @@ def register_worker(db: str, telegram_id: int = WORKER, name: str = "Wang") -> N
 
 
 @contextlib.asynccontextmanager
-async def running_bot(server: FakeTelegram, db: str) -> AsyncIterator[TelegramChannel]:
+async def running_bot(
+    server: FakeTelegram, db: str, clock=None, **settings_extra
+) -> AsyncIterator[TelegramChannel]:
     settings = Settings(
         token=server.token,
         db=db,
         base_url=server.base_url,
         base_file_url=server.base_file_url,
         poll_timeout=1,
+        **settings_extra,
     )
-    channel = TelegramChannel(settings)
+    channel = TelegramChannel(settings, clock=clock) if clock else TelegramChannel(settings)
     await channel.start()
     task = asyncio.create_task(channel.poll())
     try:
