@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures, outside the test suite (see bench/README.md)."""
