@@ -25,7 +25,7 @@ import tomllib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -84,7 +84,6 @@ class Settings:
     checkin_interval: int = 30  # seconds between looks at scheduled check-ins; 0: never
     message_rate: float = 30  # messages a second to Telegram; 0 only for a local fake server
     http: str = "lean"  # "lean" (bot/http.py) or "httpx" (python-telegram-bot's default)
-    flows: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: str | None = None, **overrides: Any) -> Settings:
@@ -500,13 +499,10 @@ class TelegramChannel:
 
 
 def _record_hooks(store: Store, interviews: Interviews) -> tuple[Any, Any]:
-    """The record renderer and score chart, where the templates package provides them."""
-    try:
-        from templates import telegram_hooks  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None, None
-    hooks: tuple[Any, Any] = telegram_hooks(store, interviews)
-    return hooks
+    """The HTML session record and the score chart, from templates/."""
+    from templates import telegram_hooks  # matplotlib loads only when the bot starts
+
+    return telegram_hooks(store, interviews)
 
 
 async def serve(settings: Settings) -> None:
