@@ -1,7 +1,7 @@
 """The whole Telegram pipeline under load: our bot against PTB's ConversationHandler way.
 
     .venv/bin/python bench/telegram.py [--users 100] [--rounds 1] [--paced-seconds 20]
-                                       [--only ours|baseline] [--rate 30]
+        [--rate 30] [--only ours|baseline] [--message-rate 0] [--http lean|httpx] [--profile]
 
 For each bot, in one run: a fake Bot API server (``tests/fakebot.py``) in this process,
 the bot as a subprocess polling it, and N simulated caregivers who each send ``/checkin`` and
@@ -10,7 +10,8 @@ review, Submit), each waiting for the bot's next question before acting, all at 
 
 - ``ours``: ``caseflow bot --db FILE --base-url URL`` on a fresh SQLite file with the caregivers
   and their cases made through ``storage.store.Store``. Every answer is committed to SQLite
-  before the next question is sent.
+  before the next question is sent. Its limit of ~30 messages a second is off unless
+  ``--message-rate`` is given: the fake server has no limits and the baseline no limiter.
 - ``baseline``: ``bench/baseline_conversationhandler.py``, the same check-in written the way
   PTB's examples do it (ConversationHandler + PicklePersistence, default settings); its state
   lives in memory and reaches the pickle every 60 s and at shutdown.
