@@ -618,7 +618,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     print()
     head = (
         f"{'context':<10}{'calls/upd':>10}{'conns':>6}{'p50 ms':>8}{'p95 ms':>8}{'paced upd/s':>12}"
-        f"{'msg/s':>7}{'ms/upd':>8}{'idle %':>8}{'server us/req':>14}{'bench ms/upd':>13}"
+        f"{'msg/s':>7}{'polls/upd':>10}{'ms/upd':>8}{'idle %':>8}{'server us/req':>14}"
+        f"{'bench ms/upd':>13}"
     )
     print(head)
     print("-" * len(head))
@@ -627,10 +628,11 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         if b is None:
             continue
         median = statistics.median(b.latencies) if b.latencies else nan
-        paced_cols = f"{'-':>12}{'-':>7}{'-':>8}"
+        paced_cols = f"{'-':>12}{'-':>7}{'-':>10}{'-':>8}"
         if p is not None:
+            polls = (p.requests - p.api_calls) / p.updates if p.updates else nan
             paced_cols = f"{p.rate:>12.1f}{p.messages / p.wall if p.wall else nan:>7.1f}"
-            paced_cols += f"{p.cpu_ms:>8.2f}"
+            paced_cols += f"{polls:>10.2f}{p.cpu_ms:>8.2f}"
         print(
             f"{r.bot:<10}{b.api_calls / max(b.updates, 1):>10.2f}{b.connections:>6}"
             f"{1000 * median:>8.1f}"
@@ -642,7 +644,8 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         "calls/upd: Bot API calls per update besides getUpdates; conns: TCP connections the bot "
         "opened in the all-at-once run; p50/p95: a caregiver's wait for "
         "the next question in the all-at-once run; msg/s: sendMessage + editMessageText per "
-        "second in the paced run (Telegram allows about 30); ms/upd: bot CPU per update there; "
+        "second in the paced run (Telegram allows about 30); polls/upd: getUpdates calls per "
+        "update there; ms/upd: bot CPU per update there; "
         "idle %: bot CPU with nobody writing; server us/req: the fake server's handler code per "
         "request; bench ms/upd: this process's CPU (server, users) per update."
     )
