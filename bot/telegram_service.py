@@ -363,6 +363,13 @@ class TelegramService:
         self.chart_scores = chart_scores
         self.scheduler = scheduler
         self.clock = clock
+        self._queued = False
+
+    def _queue_message(
+        self, person_id: int, case_id: int | None, kind: str, payload: dict[str, Any]
+    ) -> None:
+        self.store.queue_message(person_id, case_id, kind, payload)
+        self._queued = True
 
     # -- entry point ----------------------------------------------------------------------
 
@@ -373,7 +380,9 @@ class TelegramService:
             if not self.store.update_seen(inc.update_id):
                 return handled  # a redelivered update: its effect is already on disk
             handled.outs = self._dispatch(inc)
-        handled.outbox = self.pending_outbox()
+        if self._queued:  # only look at the outbox when this update owed someone a message
+            self._queued = False
+            handled.outbox = self.pending_outbox()
         return handled
 
     def pending_outbox(self) -> list[tuple[int, Send]]:
@@ -502,7 +511,7 @@ class TelegramService:
         self.store.use_invite(token, pid)
         self.store.add_member(case.id, pid, invite["role"], pid)
         inviter = self.store.person(int(invite["created_by"]))
-        self.store.queue_message(
+        self._queue_message(
             int(inviter["id"]),
             case.id,
             "joined",
@@ -893,7 +902,7 @@ class TelegramService:
             lang = str(worker["lang"])
             for flag in flags:
                 message = flag["message"].get(lang) or next(iter(flag["message"].values()))
-                self.store.queue_message(
+                self._queue_message(
                     int(worker["id"]),
                     case_id,
                     "flag",

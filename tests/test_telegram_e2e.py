@@ -16,7 +16,7 @@ import pytest
 
 from bot.telegram import Settings, TelegramChannel
 from storage.store import Store
-from tests.fakebot import DEFAULT_TOKEN, FakeTelegram, bypass_proxies
+from tests.fakebot import FakeTelegram, bypass_proxies
 
 WORKER, CAREGIVER, STRANGER = 1001, 2002, 3003
 CASEFLOW = str(Path(sys.executable).parent / "caseflow")
@@ -306,7 +306,3 @@ async def test_the_bot_killed_mid_interview_resumes_after_restart_with_no_answer
     output = log.read_text(encoding="utf-8", errors="replace")
     assert server.token not in output and server.token.split(":")[1] not in output
     assert "caseflow bot @caseflow_test_bot is running" in output
-
-
-def test_the_fake_server_token_is_not_a_real_one():
-    assert DEFAULT_TOKEN.startswith("123456789:")
