@@ -44,7 +44,6 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.http import LeanRequest, MessageRateLimiter
-from bot.interview import Interviews
 from bot.scheduler import CheckinScheduler
 from bot.telegram_service import (
     AnswerCallback,
@@ -60,6 +59,7 @@ from bot.telegram_service import (
     command_list,
     text,
 )
+from casework.interviews import Interviews
 from flows.engine import Voice
 from flows.registry import FlowRegistry
 from storage.schedules import Schedules

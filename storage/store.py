@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,9 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Added to every audit row this store writes: how the actor came (for the terminal,
+        # the OS account the command ran under), so the log names the person and the door.
+        self.via: dict[str, Any] = {}
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -153,9 +156,39 @@ class Store:
                 entity,
                 None if entity_id is None else str(entity_id),
                 case_id,
-                _json(detail),
+                _json({**self.via, **detail}),
             ),
         )
+
+    def audit_refusal(
+        self,
+        actor_id: int | None,
+        action: str,
+        entity: str,
+        entity_id: object = None,
+        case_id: int | None = None,
+        *,
+        window: timedelta = timedelta(hours=1),
+    ) -> None:
+        """Record a refusal, collapsing repeats: the same actor (or stranger, by entity id)
+        refused the same action on the same thing within ``window`` adds to one row's
+        ``count``, so a flood of messages from a stranger leaves one row an hour."""
+        since = (datetime.now(UTC) - window).isoformat(timespec="microseconds")
+        key = None if entity_id is None else str(entity_id)
+        row = self._one(
+            "SELECT id FROM audit WHERE action = 'access.refused' AND at >= ?"
+            " AND actor_id IS ? AND entity = ? AND entity_id IS ? AND case_id IS ?"
+            " AND json_extract(detail, '$.refused') IS ? ORDER BY id DESC LIMIT 1",
+            (since, actor_id, entity, key, case_id, action),
+        )
+        if row is not None:
+            self.db.execute(
+                "UPDATE audit SET detail = json_set(detail, '$.count',"
+                " coalesce(json_extract(detail, '$.count'), 1) + 1) WHERE id = ?",
+                (row["id"],),
+            )
+            return
+        self.audit(actor_id, "access.refused", entity, entity_id, case_id, refused=action)
 
     def audit_rows(self, case_id: int | None = None) -> list[dict[str, Any]]:
         if case_id is None:
@@ -192,12 +225,26 @@ class Store:
             raise NotFound(f"no person {person_id}")
         return row
 
-    def local_person(self, local_user: str, lang: str = "en") -> int:
-        """The person behind a terminal account, created on first use."""
-        row = self._one("SELECT id FROM people WHERE local_user = ?", (local_user,))
-        if row:
-            return int(row["id"])
-        return self.add_person(local_user, "worker", local_user=local_user, lang=lang)
+    def person_by_login(self, login: str) -> dict[str, Any] | None:
+        """The person linked to an operating-system account, if any."""
+        return self._one("SELECT * FROM people WHERE local_user = ?", (login,))
+
+    def link_login(self, person_id: int, login: str | None, actor_id: int | None = None) -> None:
+        """Link (or, with None, unlink) an operating-system account to a person."""
+        with self.atomic():
+            self.db.execute("UPDATE people SET local_user = ? WHERE id = ?", (login, person_id))
+            self.audit(actor_id, "person.link_login", "person", person_id, linked=login is not None)
+
+    def case_relations(self, case_id: int, person_id: int) -> frozenset[str]:
+        """How a person stands to a case: their member roles on it, and ``supervisor`` when
+        they supervise a worker on it. Empty for everyone else."""
+        rows = self.db.execute(
+            "SELECT role FROM case_members WHERE case_id = ? AND person_id = ?"
+            " UNION SELECT 'supervisor' FROM case_members m JOIN people p ON p.id = m.person_id"
+            " WHERE m.case_id = ? AND m.role = 'worker' AND p.supervisor_id = ?",
+            (case_id, person_id, case_id, person_id),
+        ).fetchall()
+        return frozenset(str(r[0]) for r in rows)
 
     # -- cases ----------------------------------------------------------------------------
 
@@ -233,6 +280,9 @@ class Store:
             self._add_member(case_id, created_by, "worker")
             self.audit(created_by, "case.create", "case", case_id, case_id)
         return self.case(case_id)
+
+    def case_exists(self, code: str) -> bool:
+        return self._one("SELECT 1 AS x FROM cases WHERE code = ?", (code,)) is not None
 
     def ensure_case(self, code: str, created_by: int) -> Case:
         try:
@@ -595,11 +645,13 @@ class Store:
     def invite(self, token: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM invites WHERE token = ?", (token,))
 
-    def use_invite(self, token: str, person_id: int) -> None:
-        self.db.execute(
+    def use_invite(self, token: str, person_id: int) -> bool:
+        """Mark an invitation used; False when it already was (it works once)."""
+        cursor = self.db.execute(
             "UPDATE invites SET used_by = ?, used_at = ? WHERE token = ? AND used_by IS NULL",
             (person_id, _now(), token),
         )
+        return cursor.rowcount == 1
 
     def update_seen(self, update_id: int) -> bool:
         """Record a Telegram update as handled; False when it already was."""

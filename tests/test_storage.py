@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bot.interview import Interviews, NotOnCase, NotYourSession
+from casework.interviews import Interviews, NotOnCase, NotYourSession
 from flows.engine import Reply
 from flows.registry import FlowRegistry
 from storage.migrations import migrations
