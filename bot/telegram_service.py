@@ -133,30 +133,30 @@ TEXTS: dict[str, dict[str, str]] = {
     "welcome_stranger": {
         "en": "Hello. This bot is for families working with a social worker. "
         "Please open the link your social worker sent you.",
-        "zh": "您好。这个机器人是给和社工一起工作的家庭用的。请打开社工发给您的链接。",
+        "zh": "这是社工为服务家庭准备的填写工具，请点开社工发给您的链接。",
     },
     "not_registered": {
         "en": "Sorry, I can't help with that: you are not registered here. "
         "Please ask your social worker for a link.",
-        "zh": "抱歉，您还没有登记，不能使用这个功能。请向社工要一个链接。",
+        "zh": "抱歉，您还没有登记，暂时用不了这个功能。请找社工要一个链接。",
     },
     "not_allowed": {
         "en": "Sorry, only social workers can do that.",
-        "zh": "抱歉，只有社工可以这样做。",
+        "zh": "抱歉，这项操作只有社工才能做。",
     },
     "no_case": {
         "en": "I can't find case {code} among your cases. Send /cases to see them.",
-        "zh": "在您的个案中找不到 {code}。发送 /cases 查看。",
+        "zh": "您的个案里没有 {code}。发送 /cases 查看您的个案。",
     },
     "invite_bad": {
         "en": "This link has expired or was already used. Please ask your social worker "
         "for a new one.",
-        "zh": "这个链接已过期或已被使用。请向社工要一个新的链接。",
+        "zh": "这个链接已经过期或用过了。请找社工要一个新链接。",
     },
     "joined": {
         "en": "Welcome, {name}. You are now connected to case {code}. "
         "Send /checkin to answer this week's questions, or /note to leave a note.",
-        "zh": "{name}，欢迎！您已加入个案 {code}。发送 /checkin 回答本周的问题，"
+        "zh": "{name}，欢迎您！已经和社工连上了（个案 {code}）。发送 /checkin 回答本周的问题，"
         "或发送 /note 给社工留言。",
     },
     "member_joined": {
@@ -178,9 +178,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "usage_invite": {"en": "Use: /invite CASE", "zh": "用法：/invite 个案编号"},
     "usage_interview": {
         "en": "Use: /interview CASE FLOW, for example /interview {example} session_record",
-        "zh": "用法：/interview 个案编号 访谈，例如 /interview {example} session_record",
+        "zh": "用法：/interview 个案编号 表单名，例如 /interview {example} session_record",
     },
-    "usage_record": {"en": "Use: /record SESSION_NUMBER", "zh": "用法：/record 访谈编号"},
+    "usage_record": {"en": "Use: /record SESSION_NUMBER", "zh": "用法：/record 记录编号"},
     "usage_scores": {"en": "Use: /scores CASE", "zh": "用法：/scores 个案编号"},
     "no_cases": {"en": "You have no cases yet.", "zh": "您还没有个案。"},
     "your_cases": {"en": "Your cases:", "zh": "您的个案："},
@@ -195,15 +195,15 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "no_flow": {
         "en": "There is no interview '{flow}'. Available: {flows}",
-        "zh": "没有“{flow}”这个访谈。可以用：{flows}",
+        "zh": "没有“{flow}”这个表单。可用的有：{flows}",
     },
     "not_your_flow": {
         "en": "'{flow}' is answered by the caregiver on their phone: invite them with /invite.",
-        "zh": "“{flow}”由照顾者在手机上回答：请用 /invite 邀请他们。",
+        "zh": "“{flow}”要由照顾者在自己的手机上填写，请先用 /invite 邀请对方。",
     },
     "no_session": {
         "en": "Nothing is open right now. {hint}",
-        "zh": "现在没有正在进行的问答。{hint}",
+        "zh": "现在没有要填写的内容。{hint}",
     },
     "hint_caregiver": {
         "en": "Send /checkin to start this week's questions.",
@@ -211,16 +211,16 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "hint_worker": {
         "en": "Send /interview CASE FLOW or /note CASE.",
-        "zh": "发送 /interview 个案编号 访谈 或 /note 个案编号。",
+        "zh": "发送 /interview 个案编号 表单名，或 /note 个案编号。",
     },
     "paused_other": {
         "en": "Your other interview ({flow}) is paused; send /resume to go back to it later.",
-        "zh": "您的另一个问答（{flow}）已暂停，之后发送 /resume 可以继续。",
+        "zh": "您另一份没填完的（{flow}）先暂停了，之后发送 /resume 可以接着填。",
     },
     "choose_case": {"en": "Which case?", "zh": "是哪个个案？"},
     "unknown_command": {
         "en": "I don't know /{command}. Send /help to see what I can do.",
-        "zh": "我不认识 /{command}。发送 /help 查看可以做什么。",
+        "zh": "没有 /{command} 这个命令。发送 /help 看看可以做什么。",
     },
     "button_dead": {
         "en": "That button no longer works.",
@@ -228,17 +228,17 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "session_over": {
         "en": "That interview has ended.",
-        "zh": "那次问答已经结束了。",
+        "zh": "那次的填写已经结束。",
     },
     "language_choose": {"en": "Choose your language:", "zh": "请选择语言："},
     "language_set": {"en": "Language: English.", "zh": "语言：中文。"},
     "no_record": {
         "en": "There is no session {number} among your cases.",
-        "zh": "在您的个案中没有第 {number} 次访谈。",
+        "zh": "您的个案里没有编号为 {number} 的记录。",
     },
     "records_unavailable": {
         "en": "Records can't be rendered in this installation.",
-        "zh": "这个系统暂时不能生成记录。",
+        "zh": "当前系统无法生成记录文件。",
     },
     "flag_alert": {
         "en": "⚠️ Case {code}: {message}",
@@ -255,10 +255,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "contact\n/record SESSION get a session record\n/scores CASE scores over time\n"
         "/schedule CASE FLOW schedule check-ins\n/compliance CASE who answered them\n"
         "/language change language",
-        "zh": "/newcase [编号] [访谈] 新建个案\n/cases 我的个案\n/invite 个案 邀请照顾者\n"
-        "/interview 个案 访谈 开始访谈\n/note 个案 记录非正式接触\n/record 访谈编号 获取访谈记录\n"
-        "/scores 个案 查看量表分数\n/schedule 个案 访谈 安排定期问答\n/compliance 个案 完成情况\n"
-        "/language 更换语言",
+        "zh": "/newcase [编号] [表单] 新建个案\n/cases 我的个案\n/invite 个案 邀请照顾者\n"
+        "/interview 个案 表单 开始填写\n/note 个案 记录非正式接触\n"
+        "/record 记录编号 获取填写记录\n/scores 个案 查看量表得分\n"
+        "/schedule 个案 表单 安排定期小调查\n/compliance 个案 查看填写情况\n/language 更换语言",
     },
     "help_caregiver": {
         "en": "/checkin answer this week's questions\n/note leave a note for the social worker\n"
@@ -268,26 +268,26 @@ TEXTS: dict[str, dict[str, str]] = {
     "help_interview": {
         "en": "During questions: /back previous · /skip skip · /pause stop for now · "
         "/resume carry on · /cancel stop · /review check answers",
-        "zh": "答题时：/back 上一题 · /skip 跳过 · /pause 暂停 · /resume 继续 · /cancel 取消 · "
-        "/review 检查回答",
+        "zh": "答题时：/back 上一题 · /skip 跳过 · /pause 暂停 · /resume 继续 · "
+        "/cancel 这次先不填 · /review 核对回答",
     },
     "usage_schedule": {
         "en": "Use: /schedule CASE FLOW, for example /schedule C-0001 child_checkin",
-        "zh": "用法：/schedule 个案编号 访谈，例如 /schedule C-0001 child_checkin",
+        "zh": "用法：/schedule 个案编号 表单名，例如 /schedule C-0001 child_checkin",
     },
     "schedule_no_member": {
         "en": "Case {code} has no caregiver or client yet: invite one with /invite {code}.",
-        "zh": "个案 {code} 还没有照顾者或服务对象：请先用 /invite {code} 邀请。",
+        "zh": "个案 {code} 还没有照顾者或服务对象，请先用 /invite {code} 邀请。",
     },
-    "schedule_who": {"en": "Who answers the check-in?", "zh": "由谁回答？"},
+    "schedule_who": {"en": "Who answers the check-in?", "zh": "由谁填写？"},
     "schedule_how_often": {"en": "How often?", "zh": "多久一次？"},
     "schedule_when": {
         "en": "At what time (their local time)?",
-        "zh": "几点（对方当地时间）？",
+        "zh": "几点发送（按对方当地时间）？",
     },
     "schedule_window": {
         "en": "How long may they take to answer, and when to remind them?",
-        "zh": "多长时间内回答？什么时候提醒？",
+        "zh": "要在多长时间内填完？什么时候提醒？",
     },
     "daily": {"en": "Every day", "zh": "每天"},
     "weekly_on": {"en": "Every {day}", "zh": "每{day}"},
@@ -296,40 +296,46 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "周一,周二,周三,周四,周五,周六,周日",
     },
     "every_n": {"en": "Every {n} days", "zh": "每 {n} 天"},
-    "once_tomorrow": {"en": "Once, tomorrow", "zh": "只一次，明天"},
-    "preset_0": {"en": "48 h; remind after 4 h and 24 h", "zh": "48 小时；4 小时和 24 小时后提醒"},
-    "preset_1": {"en": "24 h; remind after 4 h", "zh": "24 小时；4 小时后提醒"},
-    "preset_2": {"en": "72 h; remind after 24 h and 48 h", "zh": "72 小时；24 和 48 小时后提醒"},
-    "preset_3": {"en": "12 h; remind after 4 h", "zh": "12 小时；4 小时后提醒"},
+    "once_tomorrow": {"en": "Once, tomorrow", "zh": "只发一次（明天）"},
+    "preset_0": {
+        "en": "48 h; remind after 4 h and 24 h",
+        "zh": "48 小时内填完；4 小时和 24 小时后提醒",
+    },
+    "preset_1": {"en": "24 h; remind after 4 h", "zh": "24 小时内填完；4 小时后提醒"},
+    "preset_2": {
+        "en": "72 h; remind after 24 h and 48 h",
+        "zh": "72 小时内填完；24 小时和 48 小时后提醒",
+    },
+    "preset_3": {"en": "12 h; remind after 4 h", "zh": "12 小时内填完；4 小时后提醒"},
     "schedule_invalid": {
         "en": "That schedule can't work as chosen. Please start again: /schedule {code} FLOW.",
-        "zh": "这样安排行不通，请重新设置：/schedule {code} 访谈。",
+        "zh": "这样安排行不通，请重新设置：/schedule {code} 表单。",
     },
     "schedule_saved": {
         "en": "Scheduled (no. {id}): {what}. First check-in: {first}. Nothing is sent between "
         "21:00 and 08:00. Change or stop it with caseflow schedule.",
-        "zh": "已安排（第 {id} 号）：{what}。第一次：{first}。21:00 到 08:00 之间不发送。"
-        "可用 caseflow schedule 修改或停止。",
+        "zh": "已安排定期小调查（第 {id} 号）：{what}。第一次发送：{first}。"
+        "晚上 21:00 到早上 08:00 之间不发送。可用 caseflow schedule 修改或停止。",
     },
     "no_schedules": {
         "en": "Case {code} has no scheduled check-ins.",
-        "zh": "个案 {code} 没有定期问答。",
+        "zh": "个案 {code} 还没有安排定期小调查。",
     },
     "compliance_head": {
         "en": "Check-ins on case {code}, last 8 weeks:",
-        "zh": "个案 {code} 最近 8 周的定期问答：",
+        "zh": "个案 {code} 最近 8 周的定期小调查填写情况：",
     },
     "compliance_row": {
         "en": "• {name}, {flow}: due {due}, completed {completed} (late {late}), missed {missed}, "
         "rate {rate}",
-        "zh": "• {name}，{flow}：应答 {due}，完成 {completed}（迟 {late}），"
-        "错过 {missed}，完成率 {rate}",
+        "zh": "• {name}，{flow}：应填 {due} 次，已填 {completed} 次（逾期 {late} 次），"
+        "未填 {missed} 次，完成率 {rate}",
     },
     "keep": {"en": "✓ Keep: {value}", "zh": "✓ 保持：{value}"},
     "same": {"en": "↩ Same as last time: {value}", "zh": "↩ 和上次一样：{value}"},
     "today": {"en": "Today", "zh": "今天"},
     "yesterday": {"en": "Yesterday", "zh": "昨天"},
-    "done": {"en": "Done ✔", "zh": "完成 ✔"},
+    "done": {"en": "Done ✔", "zh": "选好了 ✔"},
     "back": {"en": "⬅ Back", "zh": "⬅ 上一题"},
     "skip": {"en": "Skip ➡", "zh": "跳过 ➡"},
     "submit": {"en": "✅ Submit", "zh": "✅ 提交"},
@@ -1260,7 +1266,7 @@ def command_list(lang: str) -> list[tuple[str, str]]:
     """The bot's command menu (setMyCommands)."""
     names = {
         "checkin": {"en": "answer this week's questions", "zh": "回答本周的问题"},
-        "note": {"en": "leave a note", "zh": "留言"},
+        "note": {"en": "leave a note", "zh": "给社工留言"},
         "help": {"en": "what I can do", "zh": "帮助"},
         "language": {"en": "change language", "zh": "更换语言"},
     }

@@ -367,7 +367,7 @@ def test_several_sessions_print_on_separate_pages_in_one_language(store, people)
     html = Renderer(store).session([first, second], "html")
     assert html.count('<article class="page session"') == 2
     assert ".page + .page { break-before: page" in html
-    assert "会谈记录" in html and "Session record" not in html
+    assert "填写记录" in html and "Session record" not in html
     english = Renderer(store).session([first, second], "html", lang="en")
     assert "Session record" in english and "本周心情" not in english
 
