@@ -16,12 +16,12 @@ import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flows import answers as answer_types
 from flows.engine import StageScore
 from flows.registry import FlowRegistry
+from storage.files import write_private
 from storage.records import AMENDING_ROLES, NotAllowed, RecordError, Records
 from storage.store import Case, NotFound, Store
 
@@ -70,8 +70,7 @@ def _allowed(store: Store, case_id: int, person_id: int, code: str) -> bool:
 
 def _write(text: str, out: str | None) -> None:
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text, encoding="utf-8")
+        write_private(out, text)  # a record is case data: 0600, in a 0700 folder if new
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -21,6 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from flows.engine import Recorded, Session, Turn
+from storage.files import private_database
 from storage.migrations import migrations
 
 ROLES = ("admin", "supervisor", "worker", "caregiver", "client")
@@ -86,9 +87,10 @@ def connect(path: str | Path) -> Database:
     # Autocommit mode: a statement outside `atomic()` commits by itself, and `atomic()` owns
     # BEGIN/COMMIT. In sqlite3's legacy mode a bare INSERT would silently open a transaction
     # that stays open, so an acknowledged answer might not be on disk.
-    memory = str(path) == ":memory:"
+    memory = str(path) in (":memory:", "")
     if not memory:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Case data: the file (and the -wal and -shm SQLite makes with its mode) is 0600.
+        private_database(path)
     db = Database(sqlite3.connect(str(path), isolation_level=None))
     if not memory:
         db.execute("PRAGMA journal_mode=WAL")
