@@ -15,7 +15,6 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bot.cli_identity import NOT_ALLOWED, caller
@@ -26,6 +25,7 @@ from casework.identity import Actor
 from flows import answers as answer_types
 from flows.engine import StageScore
 from flows.registry import FlowRegistry
+from storage.files import write_private
 from storage.records import RecordError, Records
 from storage.store import Case, NotFound, Store
 
@@ -62,8 +62,7 @@ def _allowed(store: Store, case_id: int, actor: Actor, code: str, action: str) -
 
 def _write(text: str, out: str | None) -> None:
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text, encoding="utf-8")
+        write_private(out, text)  # a record is case data: 0600, in a 0700 folder if new
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -249,6 +249,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, something went wrong and that was not saved. Please send it again.",
         "zh": "抱歉，出了点问题，刚才的内容没有保存。请再发送一次。",
     },
+    "voice_refused": {
+        "en": "That voice message could not be kept. Please send one shorter than an hour, "
+        "or type your answer.",
+        "zh": "这条语音无法保存。请发送一小时以内的语音，或直接输入文字回答。",
+    },
     "help_worker": {
         "en": "/newcase [CODE] [FLOW] open a case\n/cases your cases\n/invite CASE invite a "
         "caregiver\n/interview CASE FLOW run an interview\n/note CASE note an informal "

@@ -21,6 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from flows.engine import Recorded, Session, Turn
+from storage.files import private_database
 from storage.migrations import migrations
 
 ROLES = ("admin", "supervisor", "worker", "caregiver", "client")
@@ -86,9 +87,10 @@ def connect(path: str | Path) -> Database:
     # Autocommit mode: a statement outside `atomic()` commits by itself, and `atomic()` owns
     # BEGIN/COMMIT. In sqlite3's legacy mode a bare INSERT would silently open a transaction
     # that stays open, so an acknowledged answer might not be on disk.
-    memory = str(path) == ":memory:"
+    memory = str(path) in (":memory:", "")
     if not memory:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Case data: the file (and the -wal and -shm SQLite makes with its mode) is 0600.
+        private_database(path)
     db = Database(sqlite3.connect(str(path), isolation_level=None))
     if not memory:
         db.execute("PRAGMA journal_mode=WAL")
@@ -660,6 +662,68 @@ class Store:
             (update_id, _now()),
         )
         return cursor.rowcount == 1
+
+    def update_failed(self, update_id: int, error: str, max_tries: int) -> tuple[int, bool]:
+        """Count a failed try at a Telegram update (``error``: the exception's class name).
+
+        Returns the tries so far and whether the update is set aside: from ``max_tries`` on
+        it counts as processed, so it is confirmed to Telegram and never run again.
+        """
+        now = _now()
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO update_failures (update_id, tries, error, first_seen, last_seen)"
+                " VALUES (?, 1, ?, ?, ?) ON CONFLICT (update_id) DO UPDATE SET"
+                " tries = tries + 1, error = excluded.error, last_seen = excluded.last_seen",
+                (update_id, error, now, now),
+            )
+            row = self._one(
+                "SELECT tries, set_aside_at FROM update_failures WHERE update_id = ?",
+                (update_id,),
+            )
+            assert row is not None
+            tries = int(row["tries"])
+            if row["set_aside_at"] is None and tries < max_tries:
+                return tries, False
+            if row["set_aside_at"] is None:
+                self.db.execute(
+                    "UPDATE update_failures SET set_aside_at = ? WHERE update_id = ?",
+                    (now, update_id),
+                )
+                self.update_seen(update_id)
+        return tries, True
+
+    def update_failure(self, update_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM update_failures WHERE update_id = ?", (update_id,))
+
+    def set_aside_updates(self) -> list[dict[str, Any]]:
+        """Updates skipped after too many failed tries, for an administrator to look into."""
+        return self._all(
+            "SELECT * FROM update_failures WHERE set_aside_at IS NOT NULL ORDER BY set_aside_at"
+        )
+
+    def prune_updates(self, keep: timedelta, limit: int) -> int:
+        """Forget at most ``limit`` handled update ids (oldest first) stored more than ``keep``
+        ago, and failures of updates since handled or given up on; returns how many ids went.
+
+        Telegram redelivers an update for 24 hours at most, so an id older than that can never
+        come back. Set-aside updates stay listed. Bounded, so one run never holds the database
+        thread for long however far behind it is. Ages are measured on the clock that stamped
+        the rows.
+        """
+        cutoff = _iso(datetime.fromisoformat(_now()) - keep)
+        with self.atomic():
+            removed = self.db.execute(
+                "DELETE FROM processed_updates WHERE update_id IN (SELECT update_id"
+                " FROM processed_updates WHERE processed_at < ? ORDER BY processed_at LIMIT ?)",
+                (cutoff, limit),
+            ).rowcount
+            self.db.execute(
+                "DELETE FROM update_failures WHERE update_id IN (SELECT update_id"
+                " FROM update_failures WHERE set_aside_at IS NULL AND last_seen < ? LIMIT ?)",
+                (cutoff, limit),
+            )
+        return int(removed)
 
     def queue_message(
         self, person_id: int, case_id: int | None, kind: str, payload: Mapping[str, Any]
