@@ -84,9 +84,9 @@ LABELS: dict[str, dict[str, str]] = {
     "new_case": {"en": "Open a new case", "zh": "新建个案"},
     "new_case_code": {"en": "Case code", "zh": "个案编号"},
     "new_case_code_help": {
-        "en": "Letters, digits and dashes, up to 20 (e.g. LBC-07). Leave empty for the next "
+        "en": "Letters, digits and dashes, up to 20 (e.g. C-0012). Leave empty for the next "
         "free number.",
-        "zh": "字母、数字和短横线，最多 20 个字符（如 LBC-07）。留空则自动编号。",
+        "zh": "字母、数字和短横线，最多 20 个字符（如 C-0012）。留空则自动编号。",
     },
     "new_case_title": {"en": "Title (optional)", "zh": "个案名称（选填）"},
     "new_case_child": {"en": "Child's name or alias (optional)", "zh": "孩子的姓名或化名（选填）"},
@@ -144,7 +144,7 @@ LABELS: dict[str, dict[str, str]] = {
     "sched_days": {"en": "Weekdays (mon,thu)", "zh": "星期（如 mon,thu）"},
     "sched_every_n": {"en": "N", "zh": "N"},
     "sched_date": {"en": "Date (2026-03-16)", "zh": "日期（如 2026-03-16）"},
-    "sched_at": {"en": "At (HH:MM)", "zh": "时间（时:分）"},
+    "sched_at": {"en": "At (HH:MM)", "zh": "时间（如 18:00）"},
     "sched_window": {"en": "Window (48h)", "zh": "填写时限（如 48h）"},
     "sched_remind": {"en": "Reminders (4h,24h)", "zh": "提醒（如 4h,24h）"},
     "sched_quiet": {"en": "Quiet hours (21:00-08:00)", "zh": "免打扰时段（如 21:00-08:00）"},

@@ -409,7 +409,7 @@ async def invite(request: Request) -> Response:
         return await _case_response(request, status=400, error=str(exc))
     link = f"https://t.me/{desk.bot_username}?start={made.token}"
     qr = segno.make(link, error="m")
-    buffer = io.StringIO()
+    buffer = io.BytesIO()
     qr.save(buffer, kind="svg", scale=6, border=2, xmldecl=False, svgns=True)
     return await desk.page(
         request,
@@ -419,7 +419,7 @@ async def invite(request: Request) -> Response:
         link=link,
         role=made.role,
         expires=format_moment(made.expires.isoformat(), lang, desk.tz),
-        qr=svg_data_uri(buffer.getvalue()),
+        qr=svg_data_uri(buffer.getvalue().decode("utf-8")),
     )
 
 
