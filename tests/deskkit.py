@@ -26,7 +26,7 @@ CHECKINS = [
     ["5", "1", "1", "0", "no"],
 ]
 NOTE = ["2026-01-29", "2", "1", "Grandmother says she sleeps better.", "no", "no", "/submit"]
-RECORD = ["3", "today", "1", "1", "1,2", "Name feelings with cards.", "Yes.", "6", "1"]
+RECORD = ["3", "2026-01-21", "1", "1", "1,2", "Name feelings with cards.", "Yes.", "6", "1"]
 RECORD += ["Sorted the cards.", "'I miss Mum.'", "Calmer.", "Looked at the phone often."]
 RECORD += ["Call the school.", "/skip", "no", "/submit"]
 SCALES_HIGH = ["", *"22122", *"121112101", *"1211110", "/submit"]
