@@ -31,12 +31,12 @@ from typing import Any
 from itsdangerous import BadSignature, Signer
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from casework import signin
 from casework.identity import Actor
-from desk.backend import Backend
+from desk.backend import Backend, Busy
 from storage.files import FILE_MODE, private_dir
 
 SESSION_COOKIE = "caseflow_desk"
@@ -280,7 +280,17 @@ class DeskSessions:
         token = self.auth.token_of(value)
         stale = value is not None
         if token is not None:
-            actor = await self.backend.run(signin.resume, token, self.clock(), self.idle)
+            try:
+                actor = await self.backend.run(signin.resume, token, self.clock(), self.idle)
+            except Busy:
+                busy = PlainTextResponse(
+                    "The database is busy: nothing was changed. Please try again in a moment.\n"
+                    "系统繁忙，本次操作没有保存，请稍后再试。\n",
+                    status_code=503,
+                    headers={"retry-after": "2"},
+                )
+                await busy(scope, receive, send)
+                return
             if actor is not None:
                 state["actor"] = actor
                 state["session_token"] = token

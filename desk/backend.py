@@ -9,13 +9,12 @@ the busy timeout, so a worker clicking during a burst of bot traffic is not told
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from storage.store import Store
-from storage.thread import DatabaseThread
+from storage.thread import DatabaseThread, is_locked
 
 T = TypeVar("T")
 
@@ -28,17 +27,15 @@ class Busy(Exception):
     """The database stayed locked by another process; nothing was changed."""
 
 
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
 class Backend:
     """A store and the thread that owns it."""
 
-    def __init__(self, store: Store, db: DatabaseThread, *, owned: bool = False) -> None:
+    def __init__(
+        self, store: Store, db: DatabaseThread, *, path: str | Path, owned: bool = False
+    ) -> None:
         self.store = store
         self.db = db
+        self.path = str(path)
         self._owned = owned
 
     @classmethod
@@ -46,15 +43,15 @@ class Backend:
         """A new database thread with the store at ``path`` opened on it."""
         db = DatabaseThread()
         store = db.call(Store.open, path)
-        return cls(store, db, owned=True)
+        return cls(store, db, path=path, owned=True)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(store, *args)`` on the database thread."""
         for attempt in range(TRIES):
             try:
                 return await self.db.run(fn, self.store, *args)
-            except sqlite3.OperationalError as exc:
-                if not _locked(exc):
+            except Exception as exc:
+                if not is_locked(exc):
                     raise
                 if attempt == TRIES - 1:
                     raise Busy() from exc

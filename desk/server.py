@@ -128,7 +128,7 @@ async def _serve(
     host, port = parse_listen(listen)
     app = build_app(
         backend,
-        secret=load_secret(_db_path(backend)),
+        secret=load_secret(backend.path),
         tz=zone(default_tz()),
         bot_username=bot_username,
         templates=templates,
@@ -142,11 +142,6 @@ async def _serve(
     await task
     if not server.started:
         raise SystemExit(f"caseflow: the desk could not listen on {listen}.")
-
-
-def _db_path(backend: Backend) -> str:
-    row = backend.db.call(lambda: backend.store.db.execute("PRAGMA database_list").fetchone())
-    return str(row[2] or ":memory:")
 
 
 def cmd_desk(args: argparse.Namespace) -> int:

@@ -252,7 +252,7 @@ class Records:
                 "session",
                 session_id,
                 session["case_id"],
-                comment=bool((comment or "").strip()),
+                **({"comment": True} if (comment or "").strip() else {}),
             )
         return now
 

@@ -9,6 +9,7 @@ same process. The bot and the desk each run their store calls through a ``Databa
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -16,7 +17,16 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["DatabaseThread"]
+__all__ = ["DatabaseThread", "is_locked"]
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite saying another connection held the write lock for longer
+    than the busy timeout (or moved on since this transaction read): try again later."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 class DatabaseThread:
