@@ -233,12 +233,19 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                given = list(message.get("headers", []))
+                # A handler may set a stricter or narrower policy for its own response (an
+                # SVG chart); every other security header is ours.
+                own_csp = [(k, v) for k, v in given if k.lower() == b"content-security-policy"]
                 headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower().decode("latin-1") not in SECURITY_HEADERS
+                    (k, v) for k, v in given if k.lower().decode("latin-1") not in SECURITY_HEADERS
                 ]
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                headers += [
+                    (k.encode(), v.encode())
+                    for k, v in SECURITY_HEADERS.items()
+                    if not (own_csp and k == "content-security-policy")
+                ]
+                headers += own_csp
                 if not static:
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
-import functools
-from collections.abc import Callable, Sequence
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -28,35 +30,72 @@ from templates.render import Renderer
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "desk"
 STATIC = TEMPLATES / "static"
 
-__all__ = ["STATIC", "TEMPLATES", "Desk", "svg_data_uri"]
+__all__ = ["STATIC", "TEMPLATES", "Chart", "Charts", "Desk", "svg_data_uri"]
 
 
 def svg_data_uri(svg: str) -> str:
-    """An SVG as a ``data:`` URI for an ``<img>``: the page's CSP allows data images and no
-    inline style, and an image's SVG keeps its own styles to itself."""
+    """An SVG as a ``data:`` URI for an ``<img>`` (a QR code): the page's CSP allows data
+    images and no inline style, and an image's SVG keeps its own styles to itself."""
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
-@functools.lru_cache(maxsize=1024)
-def _cached_chart(
-    points: tuple[tuple[datetime, float], ...],
-    bands: tuple[BandShade, ...],
-    low: float,
-    high: float,
-    salt: str,
-) -> str:
-    return svg_data_uri(score_chart(points, bands, low, high, salt=salt))
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """What one chart draws: numbers and dates only (names and labels are beside it)."""
+
+    case_id: int
+    points: tuple[tuple[datetime, float], ...]
+    bands: tuple[BandShade, ...]
+    low: float
+    high: float
+    salt: str
+
+    @property
+    def key(self) -> str:
+        data = repr((self.case_id, self.points, self.bands, self.low, self.high, self.salt))
+        digest = hashlib.sha256(data.encode())
+        return digest.hexdigest()[:32]
 
 
-def chart_uri(
-    points: Sequence[tuple[datetime, float]],
-    bands: Sequence[BandShade],
-    low: float,
-    high: float,
-    salt: str,
-) -> str:
-    """A chart as a data URI; the same data draws once (drawing is the slow part)."""
-    return _cached_chart(tuple(points), tuple(bands), low, high, salt)
+class Charts:
+    """Charts a case page showed, by key, for the image requests that follow it.
+
+    The page puts each chart's data here and links ``/cases/CODE/charts/KEY.svg``; drawing
+    (matplotlib, tens of milliseconds a chart) happens when the browser asks, off the event
+    loop, and a drawn chart is kept, so the page itself comes back at once and a case seen
+    again is not drawn again. Bounded: the least recently used are forgotten first (a page
+    reloaded puts them back)."""
+
+    def __init__(self, keep: int = 2048, drawn: int = 512) -> None:
+        self._data: OrderedDict[str, Chart] = OrderedDict()
+        self._svg: OrderedDict[str, str] = OrderedDict()
+        self._keep, self._drawn = keep, drawn
+        self._lock = threading.Lock()
+
+    def add(self, chart: Chart) -> str:
+        key = chart.key
+        with self._lock:
+            self._data[key] = chart
+            self._data.move_to_end(key)
+            while len(self._data) > self._keep:
+                self._data.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> Chart | None:
+        with self._lock:
+            return self._data.get(key)
+
+    def svg(self, key: str, chart: Chart) -> str:
+        with self._lock:
+            if key in self._svg:
+                self._svg.move_to_end(key)
+                return self._svg[key]
+        drawn = score_chart(chart.points, chart.bands, chart.low, chart.high, salt=chart.salt)
+        with self._lock:
+            self._svg[key] = drawn
+            while len(self._svg) > self._drawn:
+                self._svg.popitem(last=False)
+        return drawn
 
 
 @dataclass
@@ -71,6 +110,7 @@ class Desk:
     bot_username: str | None
     env: Environment
     record_css: str
+    charts: Charts
 
     @classmethod
     def make(
@@ -113,6 +153,7 @@ class Desk:
             bot_username=bot_username,
             env=env,
             record_css=renderer.stylesheet(),
+            charts=Charts(),
         )
 
     def lang(self, request: Request, actor: Actor | None = None) -> str:

@@ -33,10 +33,10 @@ from casework.errors import Invalid, NotAllowed, NotFound
 from casework.identity import Actor, set_language
 from desk import views
 from desk.auth import SESSION_COOKIE, SIGNIN_COOKIE, actor_of, checked_form
-from desk.context import Desk, chart_uri, svg_data_uri
+from desk.context import Chart, Desk, svg_data_uri
 from desk.i18n import label
 from flows.recurrence import RecurrenceError, describe
-from storage.store import Store
+from storage.store import Case, Store
 from templates.charts import BandShade
 from templates.i18n import format_moment
 from templates.render import Renderer
@@ -260,7 +260,7 @@ async def _case_response(
     data = await desk.backend.run(
         views.case_page, desk.registry, actor, code, desk.clock(), lang, desk.tz
     )
-    charts, trends = await anyio.to_thread.run_sync(_case_charts, desk, data)
+    charts, trends = _case_charts(desk, data)
     return await desk.page(
         request,
         "case.html.j2",
@@ -278,7 +278,20 @@ async def _case_response(
 
 
 def _case_charts(desk: Desk, data: views.CasePage) -> tuple[dict[str, str], list[str]]:
+    """The charts' addresses: each chart's data is kept for the image request to draw."""
     from templates.i18n import parse_moment
+
+    code = quote(data.case.code)
+
+    def url(
+        points: list[tuple[datetime, float]],
+        bands: list[BandShade],
+        low: float,
+        high: float,
+        salt: str,
+    ) -> str:
+        chart = Chart(data.case.id, tuple(points), tuple(bands), low, high, salt)
+        return f"/cases/{code}/charts/{desk.charts.add(chart)}.svg"
 
     charts = {}
     for s in data.summary.series:
@@ -288,11 +301,11 @@ def _case_charts(desk: Desk, data: views.CasePage) -> tuple[dict[str, str], list
             if moment is not None and p.total is not None:
                 points.append((moment.astimezone(desk.tz).replace(tzinfo=None), float(p.total)))
         shades = [BandShade(float(b.at_least), float(b.at_most), b.colour) for b in s.bands]
-        charts[s.instrument_id] = chart_uri(
+        charts[s.instrument_id] = url(
             points, shades, float(s.low), float(s.high), f"case-{s.instrument_id}"
         )
     trends = [
-        chart_uri(
+        url(
             [(when.astimezone(desk.tz).replace(tzinfo=None), value) for when, value in t.points],
             [],
             t.low,
@@ -302,6 +315,32 @@ def _case_charts(desk: Desk, data: views.CasePage) -> tuple[dict[str, str], list
         for t in data.trends
     ]
     return charts, trends
+
+
+async def chart(request: Request) -> Response:
+    """One chart of a case page, drawn now (or found drawn). Only for a person who may view
+    the case, and only a chart some case page of it showed (else it is not found)."""
+    desk = _desk(request)
+    actor = actor_of(request)
+    key = str(request.path_params["key"])
+    found = desk.charts.get(key)
+    if found is None:
+        raise NotFound("chart")
+    case = await desk.backend.run(_viewable, actor, request.path_params["code"])
+    if case.id != found.case_id:
+        raise NotFound("chart")
+    svg = await anyio.to_thread.run_sync(desk.charts.svg, key, found)
+    return Response(
+        svg,
+        media_type="image/svg+xml",
+        # An SVG keeps its styles inline; as an image it runs nothing, and opened on its own
+        # it may still run nothing.
+        headers={"content-security-policy": "default-src 'none'; style-src 'unsafe-inline'"},
+    )
+
+
+def _viewable(store: Store, actor: Actor, code: str) -> Case:
+    return case_actions.case_for(store, actor, code, "case.view")
 
 
 async def case_page(request: Request) -> Response:
@@ -601,6 +640,7 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/cases/{code}/schedules", add_schedule, ["POST"]),
     ("/cases/{code}/schedules/{schedule_id:int}/{verb}", change_schedule, ["POST"]),
     ("/cases/{code}/invite", invite, ["POST"]),
+    ("/cases/{code}/charts/{key}.svg", chart, ["GET"]),
     ("/cases/{code}/summary.html", export_summary, ["GET"]),
     ("/cases/{code}/tables.zip", export_tables, ["GET"]),
     ("/records/{session_id}", record_page, ["GET"]),

@@ -108,7 +108,7 @@ def test_an_empty_code_takes_the_next_free_number(desk):
 def test_the_case_page_shows_profile_members_scores_charts_trends_and_timeline(desk):
     page = desk.signed_in(desk.team.worker).get("/cases/LBC-07").text
     assert "Xiao Yu" in page and "Li Guilan" in page
-    charts = re.findall(r'<img src="data:image/svg\+xml;base64,', page)
+    charts = re.findall(r'<img src="(/cases/LBC-07/charts/[0-9a-f]{32}\.svg)"', page)
     assert len(charts) >= 3 + 3  # GAD-7, PHQ-9, WHO-5, and check-in trends
     assert "Mood this week" in page and "Sleep" in page
     assert "1 = Well; 2 = Some bad nights; 3 = Badly most nights" in page
@@ -119,6 +119,22 @@ def test_the_case_page_shows_profile_members_scores_charts_trends_and_timeline(d
     assert "URGENT" in timeline and "PHQ-9 <strong>10</strong>" in timeline
     # newest first
     assert timeline.index("18 Feb 2026") < timeline.index("5 Jan 2026")
+
+
+def test_charts_are_images_drawn_on_request_for_those_who_may_see_the_case(desk):
+    page = desk.signed_in(desk.team.worker).get("/cases/LBC-07").text
+    (first, *_) = re.findall(r'<img src="(/cases/LBC-07/charts/[0-9a-f]{32}\.svg)"', page)
+    browser = desk.signed_in(desk.team.worker)
+    svg = browser.get(first)
+    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+    assert svg.text.startswith("<svg") and "Li Guilan" not in svg.text
+    assert svg.headers["content-security-policy"].startswith("default-src 'none'")
+    assert browser.get(first).text == svg.text  # drawn once, kept
+    other = desk.signed_in(desk.team.other_worker)
+    assert other.get(first).status_code == 404
+    assert other.get(first.replace("LBC-07", "EL-02")).status_code == 404
+    assert browser.get("/cases/LBC-07/charts/" + "0" * 32 + ".svg").status_code == 404
+    assert desk.browser().get(first).status_code == 401
 
 
 def test_a_session_in_progress_shows_the_stage_it_is_at(desk):
