@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes
@@ -104,20 +105,59 @@ class ParentAnswered:
         return scope.variables["answers"].get(self.parent) is not None
 
 
+_DATA = frozenset(("answers", "labels", "case", "last"))
+
+
+@lru_cache(maxsize=512)
+def _parse(source: str, template: bool) -> nodes.Template | TemplateSyntaxError:
+    """The parse tree of ``source``, once for the loader's three questions below. Read
+    only: compiling parses again (and rewrites its own tree)."""
+    try:
+        return ENV.parse(source if template else "{{ (" + source + ") }}")
+    except TemplateSyntaxError as exc:
+        return exc
+
+
 def parse_error(source: str, *, template: bool) -> str | None:
     """Why ``source`` does not parse, or None when it does."""
+    tree = _parse(source, template)
+    if isinstance(tree, TemplateSyntaxError):
+        return tree.message or str(tree)
+    return None
+
+
+def budget_error(source: str, *, template: bool) -> str | None:
+    """Why ``source`` goes over its budget whatever the answers, or None.
+
+    Only an expression that reads nothing (no answers, labels, case facts or last answers)
+    is tried, once, at load time: its result cannot depend on what anybody answers, so over
+    its budget now is over it always. The review's payloads (``'x' * 10000 * 10000``, loops
+    over ``[0] * 10000``) are all like that; anything that reads answers is left to run
+    time."""
+    if template and "{{" not in source and "{%" not in source:
+        return None  # a plain text: shown as it is
+    tree = _parse(source, template)
+    if isinstance(tree, TemplateSyntaxError):
+        return None
+    if any(name.name in _DATA for name in tree.find_all(nodes.Name)):
+        return None
     try:
-        ENV.parse(source if template else "{{ (" + source + ") }}")
-    except TemplateSyntaxError as exc:
-        return exc.message or str(exc)
+        if template:
+            ENV.from_string(source).render()
+        else:
+            with Meter(EXPRESSION_LIMITS):
+                ENV.compile_expression(source)()
+    except BudgetExceeded as exc:
+        return str(exc)
+    except Exception:  # any other failure is the runtime's to log
+        return None
     return None
 
 
 def references(source: str, *, template: bool) -> set[str]:
     """The item ids that ``source`` reads through ``answers.X``, ``answers['X']`` or labels."""
-    try:
-        tree = ENV.parse(source if template else "{{ (" + source + ") }}")
-    except TemplateSyntaxError:
+    tree = _parse(source, template)
+    if isinstance(tree, TemplateSyntaxError):
         return set()
     found: set[str] = set()
     for node in tree.find_all(nodes.Getattr):

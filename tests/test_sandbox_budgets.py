@@ -21,8 +21,11 @@ from jinja2 import ChainableUndefined, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import templates.render
+from bot.cli import main
 from flows.engine import Reply
 from flows.expressions import ENV, compile_condition, compile_text
+from flows.load import parse_flow
+from flows.problems import Code, FlowError
 from flows.sandbox import (
     EXPRESSION_LIMITS,
     EXPRESSION_MAX_TEXT,
@@ -110,8 +113,13 @@ def test_a_long_chain_of_filters_in_a_condition_is_stopped_by_the_step_budget():
     assert caught.value.budget in STOPPED_BY["long chain"]
 
 
-@pytest.mark.parametrize("when", [*ALLOCATIONS.values(), LONG_CHAIN])
-def test_a_condition_over_its_budget_counts_as_false_and_is_logged_with_flow_and_item(when, caplog):
+# In a flow the payloads read an answer first: the loader refuses one that reads nothing
+# (see the end of this file), so these are the ones left to run time.
+@pytest.mark.parametrize("payload", [*ALLOCATIONS.values(), LONG_CHAIN])
+def test_a_condition_over_its_budget_counts_as_false_and_is_logged_with_flow_and_item(
+    payload, caplog
+):
+    when = f"answers.name and ({payload})"
     engine = make_engine(condition_flow(when.replace('"', '\\"')))
     session = engine.new_session("s", "en")
     with caplog.at_level(logging.WARNING, logger="flows.expressions"):
@@ -153,7 +161,7 @@ def test_each_payload_is_refused_in_a_piped_text(name):
 def test_a_piped_text_over_its_budget_shows_as_written_and_is_logged_with_flow_and_item(
     name, caplog
 ):
-    text = "Hello {{ answers.name }}! " + TEXTS[name]
+    text = "Hello {{ answers.name }}! {% if answers.name %}" + TEXTS[name] + "{% endif %}"
     engine = make_engine(text_flow(text))
     session = engine.new_session("s", "en")
     with caplog.at_level(logging.WARNING, logger="flows.expressions"):
@@ -380,3 +388,37 @@ def test_the_compiler_does_not_fold_a_huge_constant():
     assert peak[0] < ALLOCATED_AT_MOST
     with pytest.raises(BudgetExceeded):
         template.render()
+
+
+# -- the loader ------------------------------------------------------------------------------
+
+
+def test_the_loader_refuses_an_expression_over_its_budget_whatever_the_answers():
+    text = flow_yaml(
+        f"""
+        - id: a
+          type: yesno
+          prompt: {{en: "A?"}}
+          when: "{REPEAT}"
+        - id: b
+          type: yesno
+          prompt: {{en: "{NESTED_LOOPS}"}}
+        - id: c
+          type: yesno
+          prompt: {{en: "C {{{{ answers.a }}}}"}}
+          when: "answers.a and ({CENTER})"
+        """
+    )
+    with pytest.raises(FlowError) as caught:
+        parse_flow(text, "heavy.yaml")
+    found = [(p.code, p.line) for p in caught.value.problems]
+    assert found == [(Code.EXPRESSION_BUDGET, 13), (Code.EXPRESSION_BUDGET, 16)]
+    assert "a repeated text of 100,000,000 characters" in str(caught.value.problems[0])
+
+
+def test_flows_validate_names_the_line_of_an_exhausting_expression(tmp_path, capsys):
+    path = tmp_path / "heavy.yaml"
+    path.write_text(condition_flow(PRINTF), encoding="utf-8")
+    assert main(["flows", "validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:11: this expression goes over the sandbox's budget whatever the answers" in out
