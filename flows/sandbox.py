@@ -988,11 +988,11 @@ class Sandbox(ImmutableSandboxedEnvironment):
         meter.step()
         if not __self.is_safe_callable(__obj):
             raise SecurityError(f"{__obj!r} is not safely callable")
+        if isinstance(__obj, Macro | BlockReference):  # output: joined by concat
+            return __context.call(__obj, *args, **kwargs)
         if isinstance(__obj, LoopContext):  # a recursive loop walks its children
             if args:
                 args = (_Counted(args[0], meter), *args[1:])
-            return __context.call(__obj, *args, **kwargs)
-        if isinstance(__obj, Macro | BlockReference):  # output: joined by concat
             return __context.call(__obj, *args, **kwargs)
         owner = getattr(__obj, "__self__", None)
         if owner is not None:
