@@ -673,7 +673,14 @@ class TelegramService:
             return [Send(inc.chat_id, text("no_record", lang, number=_truncate(arg, 12) or "?"))]
         if self.render_record is None:
             return [Send(inc.chat_id, text("records_unavailable", lang))]
-        filename, data = self.render_record(info.id, lang)
+        from templates.render import RenderError  # templates load only where records are made
+
+        try:
+            filename, data = self.render_record(info.id, lang)
+        except RenderError as exc:
+            # An organisation's broken template affects that record only.
+            log.error("record of session %s could not be rendered: %s", info.id, exc)
+            return [Send(inc.chat_id, text("records_unavailable", lang))]
         self.store.audit(pid, "record.render", "session", info.id, info.case_id, format="html")
         outs: list[Out] = [SendDocument(inc.chat_id, filename, data)]
         voices = self._voice_buttons(info.id, number or 0, lang)
