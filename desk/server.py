@@ -89,31 +89,30 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-def _first_link(backend: Backend, base: str) -> None:
-    """The local administrator's sign-in link; on an empty database the OS account is
-    registered as the first worker first, and told so."""
+def _first_link(backend: Backend, base: str) -> str:
+    """What to tell the local administrator: their sign-in link, and on an empty database
+    that their OS account has been registered as the first worker."""
     login = os_login()
     found = backend.db.call(signin.first_worker, backend.store, login)
     if found is None:
-        print(
+        return (
             f"The account {login!r} is not linked to a worker. For a sign-in link: "
             f"caseflow desk link TELEGRAM_ID_OR_LOGIN (or link this account: caseflow "
-            f"workers link TELEGRAM_ID --login {login}).",
-            flush=True,
+            f"workers link TELEGRAM_ID --login {login})."
         )
-        return
+    lines = []
     if found.created:
-        print(
+        lines.append(
             f"This database had no workers: the account {login!r} is now registered as the "
-            f"first worker, {found.name!r} (audited). Add colleagues with `caseflow workers add`.",
-            flush=True,
+            f"first worker, {found.name!r} (audited). Add colleagues with `caseflow workers add`."
         )
     token = backend.db.call(
         lambda: signin.issue_link(
             backend.store, found.person_id, datetime.now(UTC), created_by=None, via="terminal"
         )
     )
-    print(f"Sign in to the desk (once, within 15 minutes): {signin_url(base, token)}", flush=True)
+    lines.append(f"Sign in to the desk (once, within 15 minutes): {signin_url(base, token)}")
+    return "\n".join(lines)
 
 
 async def _serve(
@@ -124,6 +123,7 @@ async def _serve(
     bot_username: str | None,
     stop: asyncio.Event,
     templates: str | None = None,
+    announce: str | None = None,
 ) -> None:
     host, port = parse_listen(listen)
     app = build_app(
@@ -135,6 +135,10 @@ async def _serve(
     )
     server = _Server(_config(app, host, port))
     task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started and announce:
+        print(announce, flush=True)  # only once it listens: the link works when shown
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
@@ -152,7 +156,6 @@ def cmd_desk(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        print(f"caseflow desk on {base} (database {args.db}); Ctrl-C stops it.", flush=True)
         await _serve(
             backend,
             args.listen,
@@ -160,6 +163,7 @@ def cmd_desk(args: argparse.Namespace) -> int:
             bot_username=os.environ.get(BOT_VAR) or None,
             stop=stop,
             templates=getattr(args, "templates", None),
+            announce=f"caseflow desk on {base} (database {args.db}); Ctrl-C stops it.",
         )
 
     try:
@@ -198,19 +202,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     token = os.environ.get("TELEGRAM_BOT_TOKEN")
     backend = Backend.open(args.db)
     try:
-        _first_link(backend, base)
-        asyncio.run(_run(backend, args.db, listen, base, with_bot=bool(token)))
+        told = _first_link(backend, base)
+        asyncio.run(_run(backend, args.db, listen, base, told, with_bot=bool(token)))
     finally:
         backend.close()
     return 0
 
 
-async def _run(backend: Backend, db: str, listen: str, base: str, *, with_bot: bool) -> None:
+async def _run(
+    backend: Backend, db: str, listen: str, base: str, told: str, *, with_bot: bool
+) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     if not with_bot:
-        print(f"caseflow desk on {base} (database {db}); Ctrl-C stops it.", flush=True)
-        await _serve(backend, listen, base, bot_username=os.environ.get(BOT_VAR) or None, stop=stop)
+        await _serve(
+            backend,
+            listen,
+            base,
+            bot_username=os.environ.get(BOT_VAR) or None,
+            stop=stop,
+            announce=f"{told}\ncaseflow desk on {base} (database {db}); Ctrl-C stops it.",
+        )
         return
     from bot.telegram import Settings, TelegramChannel
 
@@ -218,12 +230,13 @@ async def _run(backend: Backend, db: str, listen: str, base: str, *, with_bot: b
     channel = TelegramChannel(settings, store_factory=lambda: backend.store, db=backend.db)
     await channel.start()
     username = channel.application.bot.username
-    print(
-        f"caseflow bot @{username} and desk on {base} (database {db}); Ctrl-C stops both.",
-        flush=True,
-    )
     bot = asyncio.create_task(channel.serve_webhook() if settings.webhook_url else channel.poll())
-    desk = asyncio.create_task(_serve(backend, listen, base, bot_username=username, stop=stop))
+    announce = (
+        f"{told}\ncaseflow bot @{username} and desk on {base} (database {db}); Ctrl-C stops both."
+    )
+    desk = asyncio.create_task(
+        _serve(backend, listen, base, bot_username=username, stop=stop, announce=announce)
+    )
     try:
         await asyncio.wait({bot, desk}, return_when=asyncio.FIRST_COMPLETED)
     finally:
