@@ -170,7 +170,7 @@ def test_a_worker_signs_in_sees_only_their_cases_and_signs_a_record_off(
     row = browser.find_element(By.XPATH, "//tr[.//strong[text()='Session record']]")
     row.find_element(By.LINK_TEXT, "Open record").click()
     WebDriverWait(browser, 20).until(ec.url_contains("/records/"))
-    assert "Not signed off" in browser.page_source
+    shows(browser, "Not signed off")
     browser.find_element(By.ID, "comment").send_keys("Good session; call the school this week.")
     browser.find_element(By.ID, "sign-button").click()
     WebDriverWait(browser, 20).until(ec.url_contains("ok=signed"))
@@ -194,9 +194,14 @@ def test_a_used_sign_in_link_is_refused_and_signing_out_ends_the_session(
     link = served.link(served.desk.team.worker)
     sign_in(browser, link)
     browser.find_element(By.ID, "sign-out").click()
-    assert "You have signed out" in browser.page_source
+    shows(browser, "You have signed out")
     browser.get(link)
     browser.find_element(By.ID, "sign-in").click()
-    assert "This sign-in link does not work" in browser.page_source
+    shows(browser, "This sign-in link does not work")
     browser.get(f"{served.url}/caseload")
-    assert "Please sign in" in browser.page_source
+    shows(browser, "Please sign in")
+
+
+def shows(driver: WebDriver, text: str) -> None:
+    """Wait (bounded) until the page that a click led to shows ``text``."""
+    WebDriverWait(driver, 20).until(lambda d: text in d.page_source)
