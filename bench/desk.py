@@ -296,12 +296,17 @@ def page_times(world: World, requests: int) -> None:
         )
     )
     cold: list[float] = []
+    drawn: list[float] = []
     for code in mine:
         path = f"/cases/{code}"
         cold += timed(lambda: as_worker.get(path), 1)  # noqa: B023 (called at once)
-    print(line("case page, first view (charts drawn)", cold))
+        page = as_worker.get(path).text
+        for chart in re.findall(r'<img src="(/cases/[^"]+/charts/[0-9a-f]+\.svg)"', page):
+            drawn += timed(lambda: as_worker.get(chart), 1)  # noqa: B023
+    print(line("case page, first view of each case", cold, 150))
     warm = timed(lambda: as_worker.get(f"/cases/{rnd.choice(mine)}"), requests)
-    print(line("case page, again (charts cached)", warm, 150))
+    print(line("case page, seen before", warm, 150))
+    print(line("a chart image, first drawn (matplotlib)", drawn))
     print(
         line(
             "record page",

@@ -155,9 +155,10 @@ class DeskStore:
         return out
 
     def last_contact(self, case_ids: Sequence[int]) -> dict[int, str]:
-        """When each case last heard from anyone: its latest session (started or finished)."""
+        """When each case last heard from anyone: the latest change to any of its sessions
+        (an answer given, a session finished), read from an index."""
         rows = self.db.execute(
-            "SELECT case_id, MAX(COALESCE(completed_at, updated_at, started_at)) FROM sessions"
+            "SELECT case_id, MAX(updated_at) FROM sessions"
             " WHERE case_id IN (SELECT value FROM json_each(?)) GROUP BY case_id",
             (_ids(case_ids),),
         ).fetchall()

@@ -277,7 +277,7 @@ def m008_desk(db: Database) -> None:
         # A supervisor's (or worker's) comment given with a sign-off.
         "ALTER TABLE sessions ADD COLUMN sign_comment TEXT",
         # The caseload reads the latest contact of every case at once.
-        "CREATE INDEX sessions_by_case_time ON sessions(case_id, started_at)",
+        "CREATE INDEX sessions_by_case_update ON sessions(case_id, updated_at)",
     ]
     for statement in statements:
         db.execute(statement)
