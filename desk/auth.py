@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
@@ -230,9 +231,11 @@ class SecurityHeaders:
             return
         https = is_https(scope)
         static = str(scope.get("path", "")).startswith("/static/")
+        started = time.perf_counter()
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                took = (time.perf_counter() - started) * 1000
                 given = list(message.get("headers", []))
                 # A handler may set a stricter or narrower policy for its own response (an
                 # SVG chart); every other security header is ours.
@@ -251,6 +254,8 @@ class SecurityHeaders:
                     headers.append((b"cache-control", b"no-store"))
                 if https:
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
+                # How long the server took (for a load test; says nothing about content).
+                headers.append((b"server-timing", f"app;dur={took:.1f}".encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
