@@ -6,8 +6,9 @@ import textwrap
 
 import pytest
 
+from flows.compile import compile_flow
 from flows.engine import Engine
-from flows.load import parse_flow
+from flows.load import bundled_flow_paths, load_flow, parse_flow
 from flows.problems import Code, FlowError
 from tests.conftest import flow_yaml, make_engine, run
 
@@ -381,3 +382,67 @@ def test_no_follow_up_when_none_is_needed():
     engine = make_engine(FOLLOWUP)
     session = engine.new_session("s")
     assert run(engine, session, "no", "/submit").followups == []
+
+
+# -- the bundled flows ----------------------------------------------------------------------
+
+
+def _flags_of(path):
+    compiled = compile_flow(load_flow(path))
+    return {f.id: (q.id, f.severity) for q in compiled.questions for f in q.flags}
+
+
+BUNDLED_RULES = {
+    "child_checkin": {
+        "mood_very_unhappy": ("mood", "info"),
+        "wants_call": ("wants_call", "attention"),
+    },
+    "elder_checkin": {
+        "lonely.often": ("lonely", "info"),
+        "meals.poorly": ("meals", "attention"),
+        "wants_contact": ("contact_way", "attention"),
+    },
+    "contact_note": {"worried": ("worried", "attention")},
+    "intake_assessment": {
+        "risks.self_harm_talk": ("risks", "urgent"),
+        "risks.neglect": ("risks", "attention"),
+        "risks.violence_home": ("risks", "attention"),
+        "risk_immediate": ("risk_urgency", "urgent"),
+    },
+    "session_record": {"safeguarding": ("safeguarding", "urgent")},
+    "adult_scales": {
+        "phq9_item9_self_harm": ("phq9_9", "urgent"),
+        **{f"who5_item{n}_low": (f"who5_{n}", "info") for n in range(1, 6)},
+    },
+    "elder_scales": {},
+    "family_resilience": {},
+}
+
+
+@pytest.mark.parametrize("path", bundled_flow_paths(), ids=lambda p: p.stem)
+def test_the_bundled_flows_carry_the_flag_rules_a_worker_needs(path):
+    assert _flags_of(path) == BUNDLED_RULES[path.stem]
+
+
+SESSION = ["1", "today", "1", "1", "1", "Trust", "", "1", "1", "Calm", "", "", "Quiet"]
+
+
+@pytest.mark.parametrize(
+    ("flow", "answers", "flag"),
+    [
+        ("child_checkin", ["3", "1", "1", "0", "yes", "worried", "", "", "yes"], "wants_call"),
+        ("elder_checkin", ["3", "often"], "lonely.often"),
+        ("contact_note", ["today", "1", "1", "Said hello", "", "yes"], "worried"),
+        ("session_record", [*SESSION, "Visit", "", "", "yes"], "safeguarding"),
+    ],
+)
+def test_a_bundled_rule_fires_on_the_answer_that_calls_for_action(flow, answers, flag):
+    path = next(p for p in bundled_flow_paths() if p.stem == flow)
+    engine = Engine(compile_flow(load_flow(path)))
+    session = engine.new_session("s", "zh")
+    turn = run(engine, session, *answers[:-1])
+    assert turn.error is None and turn.flags_raised == []
+    turn = run(engine, session, answers[-1])
+    (found,) = [f for f in turn.flags_raised if f.flag_id == flag]
+    assert found.message["zh"] and found.message["en"]
+    assert "{{" not in found.message["zh"] + found.message["en"]
