@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from flows.engine import Engine, Reply, Session, Turn
 from flows.registry import FlowRegistry
@@ -40,10 +42,19 @@ class Opened:
 class Interviews:
     """Opens and continues sessions; keeps open sessions in memory, SQLite is the truth."""
 
-    def __init__(self, store: Store, registry: FlowRegistry) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: FlowRegistry,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
+        self.clock = clock  # None: the engine's own clock
         self._open: dict[str, tuple[Session, int, int]] = {}  # id → session, case, respondent
+
+    def now(self) -> datetime | None:
+        return self.clock() if self.clock is not None else None
 
     def engine_for(self, session: Session) -> Engine:
         return self.registry.engine(
@@ -71,7 +82,7 @@ class Interviews:
         if existing:
             session = self.store.load_session(existing, case.facts)
             engine = self.engine_for(session)
-            turn = engine.resume(session)
+            turn = engine.resume(session, self.now())
             self.store.apply(session, turn, person_id, case.id)
             self._open[session.id] = (session, case.id, person_id)
             return Opened(session, turn, engine, resumed=True)
@@ -79,7 +90,7 @@ class Interviews:
         self.store.remember_flow(flow.id, flow.version, loaded.source)
         previous = self.store.previous_answers(case.id, flow.id, person_id)
         session = engine.new_session(str(uuid.uuid4()), lang, case.facts, previous)
-        turn = engine.start(session)
+        turn = engine.start(session, self.now())
         with self.store.atomic():
             self.store.create_session(
                 session,
@@ -112,7 +123,7 @@ class Interviews:
         """Apply one reply and commit its effect; returns what to show next."""
         session, case_id = self.session(session_id, person_id)
         engine = self.engine_for(session)
-        turn = engine.handle(session, reply)
+        turn = engine.handle(session, reply, self.now())
         try:
             self.store.apply(session, turn, person_id, case_id)
         except Exception:

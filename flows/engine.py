@@ -176,6 +176,7 @@ class RaisedFlag:
     question: dict[str, str]
     answer: dict[str, str]
     source: str
+    raised_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,7 +417,7 @@ class Engine:
         applicable = self._walk(s)
         changes += self._withdraw(s, applicable, now)
         scores = self._scores(s, changes, applicable)
-        raised, withdrawn = self._flag_changes(s, applicable) if changes else ([], [])
+        raised, withdrawn = self._flag_changes(s, applicable, now) if changes else ([], [])
         target = self._next_after(s, q.index, applicable, unresolved_only=s.editing)
         self._move(s, trigger, target, now)
         turn = self._turn(s, applicable)
@@ -433,7 +434,7 @@ class Engine:
     # -- flags and follow-ups -----------------------------------------------------------
 
     def _flag_changes(
-        self, s: Session, applicable: list[Question]
+        self, s: Session, applicable: list[Question], now: datetime
     ) -> tuple[list[RaisedFlag], list[str]]:
         """Flags that now stand and did not, and those that stood and no longer do: an
         answer withdrawn, or changed so that its condition fails, withdraws its flag."""
@@ -442,7 +443,7 @@ class Engine:
         active = self.active_flags(s, applicable)
         withdrawn = sorted(s.flags - active.keys())
         raised = [
-            self._raised(s, q, flag) for fid, (q, flag) in active.items() if fid not in s.flags
+            self._raised(s, q, flag, now) for fid, (q, flag) in active.items() if fid not in s.flags
         ]
         s.flags = set(active)
         return raised, withdrawn
@@ -470,7 +471,7 @@ class Engine:
                     out.setdefault(flag.id, (q, flag))
         return out
 
-    def _raised(self, s: Session, q: Question, flag: Flag) -> RaisedFlag:
+    def _raised(self, s: Session, q: Question, flag: Flag, now: datetime) -> RaisedFlag:
         values = {qid: s.value(qid) for qid in s.answers if s.value(qid) is not None}
         recorded = s.answers[q.id]
         languages = self.flow.languages
@@ -497,6 +498,7 @@ class Engine:
             },
             answer={lang: answer_types.display(q.item, recorded.value, lang) for lang in languages},
             source=flag.source,
+            raised_at=now,
         )
 
     def _context_in(self, s: Session, values: dict[str, Any], lang: str) -> dict[str, Any]:

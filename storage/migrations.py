@@ -291,6 +291,11 @@ def m007_flags_followups(db: Database) -> None:
         # the daily digest ('HH:MM', 'off'; NULL: 08:00), in CASEFLOW_TZ.
         "ALTER TABLE people ADD COLUMN quiet_hours TEXT",
         "ALTER TABLE people ADD COLUMN digest_at TEXT",
+        # The day (YYYY-MM-DD, CASEFLOW_TZ) of the last digest: one a day, also across a
+        # restart. And what the worker's next text message is: the note of an
+        # acknowledgement just tapped ('flag:ID' or 'followup:ID', with the time asked).
+        "ALTER TABLE people ADD COLUMN last_digest_on TEXT",
+        "ALTER TABLE people ADD COLUMN awaiting_note TEXT",
         # Outbox rows that wait (an attention flag in the worker's quiet hours), rows that
         # were called off (their flag withdrawn before it went out), and a key that makes a
         # message owed once (an escalation, a day's reminder, a digest) queued only once,

@@ -533,12 +533,14 @@ class Store:
     def _record_flags(
         self, session: Session, turn: Turn, actor_id: int, case_id: int, now: str
     ) -> None:
-        """Flags withdrawn and raised by a turn, in the turn's transaction."""
+        """Flags withdrawn and raised by a turn, in the turn's transaction, at the turn's
+        time (the engine's clock, as the answers)."""
+        at = _iso(turn.changes[0].answered_at) if turn.changes else now
         if turn.flags_withdrawn:
             self.db.conn.executemany(
                 "UPDATE flags SET withdrawn_at = ? WHERE session_id = ? AND flag_id = ?"
                 " AND withdrawn_at IS NULL",
-                [(now, session.id, flag_id) for flag_id in turn.flags_withdrawn],
+                [(at, session.id, flag_id) for flag_id in turn.flags_withdrawn],
             )
         for flag in turn.flags_raised:
             self.db.execute(
@@ -559,7 +561,7 @@ class Store:
                     _json(flag.question),
                     _json(flag.answer),
                     actor_id,
-                    now,
+                    _iso(flag.raised_at.astimezone(UTC)),
                 ),
             )
         self.audit(
