@@ -59,45 +59,45 @@ TEXTS: dict[str, dict[str, str]] = {
     "invite": {
         "en": "Hello {name}. It is time for the check-in: {title}. It takes a few minutes; "
         "you can answer until {close}.",
-        "zh": "{name}，您好。现在可以填写：{title}。只需几分钟，{close}前都可以回答。",
+        "zh": "{name}，您好！现在可以填写“{title}”了，只要几分钟，{close} 前填好就行。",
     },
     "remind": {
         "en": "A gentle reminder: the check-in ({title}) is still waiting for you. "
         "You can answer until {close}.",
-        "zh": "温馨提醒：{title}还在等您填写，{close}前都可以回答。",
+        "zh": "温馨提醒：“{title}”还在等您填写，{close} 前都可以填。",
     },
     "remind_started": {
         "en": "A gentle reminder: you started the check-in ({title}). Carry on where you "
         "left off whenever it suits you, until {close}.",
-        "zh": "温馨提醒：您已经开始填写{title}，方便的时候接着填就可以，{close}前都可以。",
+        "zh": "温馨提醒：“{title}”您已经填了一部分，方便的时候接着填就行，{close} 前都可以。",
     },
     "start": {"en": "▶ Start", "zh": "▶ 开始"},
     "continue": {"en": "▶ Continue", "zh": "▶ 继续"},
-    "not_now": {"en": "Not now", "zh": "稍后再说"},
+    "not_now": {"en": "Not now", "zh": "等会儿再填"},
     "snoozed": {
         "en": "All right. I will remind you once more at {until}.",
-        "zh": "好的。我会在{until}再提醒您一次。",
+        "zh": "好的，{until} 再提醒您一次。",
     },
     "snoozed_past_close": {
         "en": "All right. The check-in stays open until {close}.",
-        "zh": "好的。{close}前都可以填写。",
+        "zh": "好的。{close} 前都可以填写。",
     },
     "checkin_closed": {
         "en": "That check-in has closed. Thank you; the next one will come as usual.",
-        "zh": "这次的填写已经结束了。谢谢您，下次会照常提醒您。",
+        "zh": "这次的填写已经结束。谢谢您，下次到时候还会提醒您。",
     },
     "checkin_done": {
         "en": "You have already answered that check-in. Thank you!",
-        "zh": "这次您已经填写过了。谢谢！",
+        "zh": "这次您已经填好了，谢谢您！",
     },
     "button_dead": {"en": "That button no longer works.", "zh": "这个按钮已经不能用了。"},
     "missed_head": {
         "en": "Check-ins not answered in time:",
-        "zh": "以下定期填写未按时完成：",
+        "zh": "以下定期小调查没有按时填写：",
     },
     "missed_line": {
         "en": "• {code} · {member} · {title} · due {due}",
-        "zh": "• {code} · {member} · {title} · 应于{due}",
+        "zh": "• {code} · {member} · {title} · 应于 {due} 填写",
     },
 }
 
