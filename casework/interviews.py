@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from casework import policy
 from flows.engine import Engine, Reply, Session, Turn
@@ -163,7 +163,10 @@ class Interviews:
         engine = self.engine_for(session)
         turn = engine.handle(session, reply, self.now())
         try:
-            self.store.apply(session, turn, person_id, case_id)
+            with self.store.atomic():
+                self.store.apply(session, turn, person_id, case_id)
+                if turn.flags_raised or turn.flags_withdrawn:
+                    turn.notices += self._flags_raised(session, case_id, engine, turn)
         except Exception:
             # The engine already moved the in-memory session; drop it so the next reply
             # starts again from what is on disk.
@@ -172,3 +175,20 @@ class Interviews:
         if turn.status in ("completed", "cancelled"):
             self._open.pop(session_id, None)
         return turn
+
+    def _flags_raised(
+        self, session: Session, case_id: int, engine: Engine, turn: Turn
+    ) -> list[str]:
+        """What a turn's flags owe the case's workers (queued in the turn's transaction),
+        and what the respondent is shown now (the organisation's safety message)."""
+        from casework.flags import on_turn
+
+        return on_turn(
+            self.store,
+            session_id=session.id,
+            case_id=case_id,
+            turn=turn,
+            respondent_lang=session.lang,
+            respondent_is_worker=engine.flow.respondent == "worker",
+            now=self.now() or datetime.now(UTC),
+        )

@@ -21,7 +21,7 @@ from typing import Any
 
 from storage.store import NotFound, Store
 
-__all__ = ["FlagRow", "Flags", "FollowUpRow", "FollowUps"]
+__all__ = ["Digests", "FlagRow", "Flags", "FollowUpRow", "FollowUps"]
 
 
 def _ts(moment: datetime) -> str:
@@ -234,8 +234,8 @@ class Flags:
         )
         return int(cursor.rowcount)
 
-    def withdrawn_in(self, session_id: str, flag_ids: Iterable[str], at: str) -> list[FlagRow]:
-        """The rows a turn just withdrew (``at`` is their ``withdrawn_at``)."""
+    def withdrawn_in(self, session_id: str, flag_ids: Iterable[str]) -> list[FlagRow]:
+        """The rows a turn just withdrew: of each flag, the one withdrawn last."""
         ids = list(flag_ids)
         if not ids:
             return []
@@ -392,6 +392,14 @@ class FollowUps:
         )
         return cursor.rowcount == 1
 
+    def set_note(self, followup_id: int, person_id: int, note: str) -> bool:
+        """The note of a follow-up closed with one tap; only whoever closed it adds it."""
+        cursor = self.store.db.execute(
+            "UPDATE followups SET done_note = ? WHERE id = ? AND done_by = ?",
+            (note, followup_id, person_id),
+        )
+        return cursor.rowcount == 1
+
     def to_remind(self, today: date) -> list[FollowUpRow]:
         """Open follow-ups overdue on ``today`` and not yet reminded that day."""
         rows = self.store._all(
@@ -409,3 +417,51 @@ class FollowUps:
             (today.isoformat(), followup_id, today.isoformat()),
         )
         return cursor.rowcount == 1
+
+
+# --------------------------------------------------------------------------- digests
+
+
+_MISSED_SELECT = (
+    "SELECT e.due_at, e.at, s.id AS schedule_id, s.case_id, s.flow_id, c.code,"
+    " p.name AS member FROM schedule_events e JOIN schedules s ON s.id = e.schedule_id"
+    " JOIN cases c ON c.id = s.case_id JOIN people p ON p.id = s.person_id"
+)
+
+
+class Digests:
+    """What a worker's daily digest is made of, and the one-a-day claim."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def staff(self) -> list[dict[str, Any]]:
+        """Workers, supervisors and administrators."""
+        return self.store._all(
+            "SELECT * FROM people WHERE role IN ('worker', 'supervisor', 'admin') ORDER BY id"
+        )
+
+    def claim(self, person_id: int, today: date) -> bool:
+        """Take today's digest for a person: True once a day, whatever happens later."""
+        cursor = self.store.db.execute(
+            "UPDATE people SET last_digest_on = ? WHERE id = ?"
+            " AND (last_digest_on IS NULL OR last_digest_on < ?)",
+            (today.isoformat(), person_id, today.isoformat()),
+        )
+        return cursor.rowcount == 1
+
+    def missed(
+        self, case_ids: Sequence[int], since: datetime, until: datetime
+    ) -> list[dict[str, Any]]:
+        """Check-ins of these cases found missed between ``since`` and ``until``."""
+        if not case_ids:
+            return []
+        return self.store._all(
+            _MISSED_SELECT + f" WHERE e.kind = 'missed' AND s.case_id IN ({_in(case_ids)})"
+            " AND e.at >= ? AND e.at < ? ORDER BY c.code, e.due_at",
+            (*case_ids, _ts(since), _ts(until)),
+        )
+
+    def set_awaiting(self, person_id: int, what: str | None) -> None:
+        """What the person's next text message is (a note for 'flag:ID'), or nothing."""
+        self.store.db.execute("UPDATE people SET awaiting_note = ? WHERE id = ?", (what, person_id))
