@@ -1007,6 +1007,7 @@ class TelegramService:
         pid = int(person["id"])
         if kind in FLAG_CALLBACKS:
             return self.flags.callback(inc, person, lang, kind, number, index, arg)
+        self.flags.clear_awaiting(person)  # another button: the note is no longer awaited
         if kind in ("I", "Z"):
             return self._checkin_button(inc, pid, lang, kind)
         if kind == "G":
