@@ -12,10 +12,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from casework import policy
+from casework import notify, policy
 from casework.identity import Actor
 from flows.recurrence import next_due
 from storage.desk import DeskStore
+from storage.flags import Flags, FollowUps
 from storage.schedules import Schedules
 from storage.store import Store
 
@@ -111,8 +112,8 @@ def caseload(
                 next_due=due.get(case.id),
                 completed=done,
                 missed=missed,
-                open_flags=flags.get(case.id, 0) if flags is not None else None,
-                overdue_followups=followups.get(case.id, 0) if followups is not None else None,
+                open_flags=flags.get(case.id, 0),
+                overdue_followups=followups.get(case.id, 0),
             )
         )
     store.audit(actor.person_id, "desk.caseload.view", "person", actor.person_id, count=len(rows))
@@ -121,11 +122,16 @@ def caseload(
 
 def _open_work(
     store: Store, case_ids: list[int], now: datetime
-) -> tuple[dict[int, int] | None, dict[int, int] | None]:
-    """Open flags and overdue follow-ups per case; None where this installation does not
-    keep them yet."""
-    del store, case_ids, now
-    return None, None
+) -> tuple[dict[int, int], dict[int, int]]:
+    """Per case: flags standing and not yet acknowledged, and open follow-ups overdue today
+    (the local day of ``CASEFLOW_TZ``)."""
+    flags: dict[int, int] = defaultdict(int)
+    followups: dict[int, int] = defaultdict(int)
+    for flag in Flags(store).of_cases(case_ids, open_only=True):
+        flags[flag.case_id] += 1
+    for task in FollowUps(store).of_cases(case_ids, due_before=notify.local_day(now)):
+        followups[task.case_id] += 1
+    return flags, followups
 
 
 def by_worker(rows: list[CaseRow]) -> dict[str, list[CaseRow]]:

@@ -77,7 +77,6 @@ LABELS: dict[str, dict[str, str]] = {
     "sort_by": {"en": "Sort by {column}", "zh": "按{column}排序"},
     "never": {"en": "never", "zh": "无"},
     "none_scheduled": {"en": "none scheduled", "zh": "未安排"},
-    "not_kept": {"en": "—", "zh": "—"},
     "closed": {"en": "closed", "zh": "已结案"},
     "cases_count": {"en": "{count} cases", "zh": "共 {count} 个个案"},
     # opening a case
@@ -223,11 +222,13 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "No follow-up is due on your cases.",
         "zh": "您的个案暂无到期的跟进事项。",
     },
-    "inbox_not_kept": {
-        "en": "This installation does not keep flags and follow-ups yet.",
-        "zh": "当前版本尚未记录警示和跟进事项。",
-    },
     "ack_note": {"en": "What was done", "zh": "处理情况"},
+    "ack_note_needed": {
+        "en": "Say what was done about the flag.",
+        "zh": "请填写对这条警示的处理情况。",
+    },
+    "escalated": {"en": "told the supervisor", "zh": "已上报督导"},
+    "owner": {"en": "Owner", "zh": "负责人"},
     "ack_button": {"en": "Acknowledge", "zh": "确认已处理"},
     "done_button": {"en": "Mark done", "zh": "标记为已完成"},
     "overdue": {"en": "overdue", "zh": "已逾期"},
@@ -244,7 +245,15 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "回答已修改，记录中会显示修改痕迹。",
     },
     "ok_acked": {"en": "The flag is acknowledged.", "zh": "警示已确认处理。"},
+    "ok_acked_before": {
+        "en": "Someone had acknowledged that flag already; theirs stands.",
+        "zh": "这条警示已有人确认处理，以对方的记录为准。",
+    },
     "ok_done": {"en": "The follow-up is done.", "zh": "跟进事项已完成。"},
+    "ok_done_before": {
+        "en": "That follow-up had been closed already.",
+        "zh": "这项跟进事项此前已经完成。",
+    },
     # errors shown by a form
     "problem": {"en": "Not saved: {message}", "zh": "未保存：{message}"},
 }

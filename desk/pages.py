@@ -597,10 +597,69 @@ async def amend(request: Request) -> Response:
 # --------------------------------------------------------------------------- inbox
 
 
-async def inbox(request: Request) -> Response:
+async def inbox(request: Request, *, status: int = 200, error: str | None = None) -> Response:
     desk = _desk(request)
     actor = actor_of(request)
-    return await desk.page(request, "inbox.html.j2", actor=actor, flags=None, followups=None)
+    lang = desk.lang(request, actor)
+    data = await desk.backend.run(views.inbox_page, actor, desk.clock(), lang, desk.tz)
+    return await desk.page(
+        request,
+        "inbox.html.j2",
+        status=status,
+        actor=actor,
+        flags=data.flags,
+        followups=data.followups,
+        error=error,
+    )
+
+
+async def acknowledge_flag(request: Request) -> Response:
+    desk = _desk(request)
+    actor = actor_of(request)
+    form = await checked_form(request, desk.auth)
+    note = _text(form, "note", 2000)
+    if not note:
+        lang = desk.lang(request, actor)
+        return await inbox(request, status=400, error=label("ack_note_needed", lang))
+    flag_id = int(request.path_params["flag_id"])
+    try:
+        done = await desk.backend.run(_acknowledge, actor, flag_id, note, desk.clock())
+    except Invalid as exc:
+        return await inbox(request, status=400, error=str(exc))
+    return _ok("/inbox", "acked" if done else "acked_before")
+
+
+def _acknowledge(store: Store, actor: Actor, flag_id: int, note: str, now: datetime) -> bool:
+    from casework import flags as flag_actions
+
+    try:
+        return flag_actions.acknowledge(store, actor, flag_id, note, now).first
+    except NotAllowed as exc:  # another case's flag is as good as none
+        raise NotFound(f"no flag {flag_id}") from exc
+
+
+async def followup_done(request: Request) -> Response:
+    desk = _desk(request)
+    actor = actor_of(request)
+    form = await checked_form(request, desk.auth)
+    note = _text(form, "note", 2000) or None
+    task_id = int(request.path_params["followup_id"])
+    try:
+        done = await desk.backend.run(_followup_done, actor, task_id, note, desk.clock())
+    except Invalid as exc:
+        return await inbox(request, status=400, error=str(exc))
+    return _ok("/inbox", "done" if done else "done_before")
+
+
+def _followup_done(
+    store: Store, actor: Actor, task_id: int, note: str | None, now: datetime
+) -> bool:
+    from casework import followups as followup_actions
+
+    try:
+        return followup_actions.done(store, actor, task_id, note, now).first
+    except NotAllowed as exc:
+        raise NotFound(f"no follow-up {task_id}") from exc
 
 
 # --------------------------------------------------------------------------- static
@@ -647,6 +706,8 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/records/{session_id}/sign", sign, ["POST"]),
     ("/records/{session_id}/amend", amend, ["POST"]),
     ("/inbox", inbox, ["GET"]),
+    ("/inbox/flags/{flag_id:int}/ack", acknowledge_flag, ["POST"]),
+    ("/inbox/followups/{followup_id:int}/done", followup_done, ["POST"]),
     ("/static/record.css", record_css, ["GET"]),
     ("/favicon.ico", favicon, ["GET"]),
 ]

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from casework import policy
+from casework import flags as flag_actions
+from casework import followups as followup_actions
+from casework import notify, policy
 from casework import schedules as schedule_actions
 from casework.caseload import CaseRow, caseload
 from casework.cases import case_for
@@ -36,14 +38,18 @@ __all__ = [
     "CASE_FACTS",
     "CasePage",
     "CaseloadPage",
+    "FlagLine",
     "FlowChoice",
+    "FollowUpLine",
     "HistoryLine",
+    "InboxPage",
     "RecordPage",
     "ScheduleLine",
     "TimelineLine",
     "Trend",
     "case_page",
     "caseload_page",
+    "inbox_page",
     "record_page",
 ]
 
@@ -442,4 +448,98 @@ def record_page(
         may_amend=completed and policy.allowed(store, actor, "record.amend", info.case_id),
         questions=questions,
         history=history,
+    )
+
+
+# --------------------------------------------------------------------------- inbox
+
+
+@dataclass(frozen=True, slots=True)
+class FlagLine:
+    id: int
+    case_code: str
+    session_id: str
+    severity: str
+    severity_label: str
+    raised: str
+    question: str
+    answer: str
+    message: str
+    escalated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpLine:
+    id: int
+    case_code: str
+    text: str
+    due: str
+    overdue: bool
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    flags: list[FlagLine]
+    followups: list[FollowUpLine]
+
+
+def _in(texts: dict[str, str] | None, lang: str) -> str:
+    if not texts:
+        return ""
+    return texts.get(lang) or next(iter(texts.values()), "")
+
+
+def inbox_page(store: Store, actor: Actor, now: datetime, lang: str, tz: tzinfo) -> InboxPage:
+    """Flags on the worker's cases that nobody has acknowledged yet (urgent first), and
+    open follow-ups due today or overdue (oldest first). The policy decides per case
+    (``flag.view``, ``followup.view``); reading them is audited per case."""
+    order = {"urgent": 0, "attention": 1, "warning": 1, "info": 2}
+    flags = sorted(
+        flag_actions.list_flags(store, actor, open_only=True),
+        key=lambda f: (order.get(f.severity, 3), f.raised_at),
+    )
+    today = notify.local_day(now).isoformat()
+    tasks = [
+        t
+        for t in followup_actions.list_followups(store, actor, open_only=True)
+        if t.due_on <= today
+    ]
+    store.audit(
+        actor.person_id,
+        "desk.inbox.view",
+        "person",
+        actor.person_id,
+        flags=len(flags),
+        followups=len(tasks),
+    )
+    return InboxPage(
+        flags=[
+            FlagLine(
+                id=f.id,
+                case_code=f.case_code,
+                session_id=f.session_id,
+                severity=f.severity,
+                severity_label=label(f"severity_{f.severity}", lang)
+                if f.severity in ("urgent", "attention", "info", "warning")
+                else f.severity,
+                raised=format_moment(f.raised_at, lang, tz),
+                question=_in(f.question, lang),
+                answer=_in(f.answer, lang),
+                message=_in(f.message, lang),
+                escalated=f.escalated_to is not None,
+            )
+            for f in flags
+        ],
+        followups=[
+            FollowUpLine(
+                id=t.id,
+                case_code=t.case_code,
+                text=t.text,
+                due=t.due_on,
+                overdue=t.due_on < today,
+                owner=t.owner_name,
+            )
+            for t in tasks
+        ],
     )

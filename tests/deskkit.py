@@ -116,7 +116,9 @@ def team(store: Store, *, weeks: int = 6) -> Team:
         administer(
             interviews, "child_checkin", case, caregiver, CHECKINS[week % len(CHECKINS)], at=at
         )
-    administer(interviews, "session_record", case, worker, RECORD, at=START + timedelta(days=16))
+    record = administer(
+        interviews, "session_record", case, worker, RECORD, at=START + timedelta(days=16)
+    )
     administer(interviews, "contact_note", case, worker, NOTE, at=START + timedelta(days=24))
     administer(
         interviews,
@@ -128,6 +130,14 @@ def team(store: Store, *, weeks: int = 6) -> Team:
         at=START + timedelta(days=7 * weeks + 2),
     )
     administer(interviews, "elder_checkin", other, other_caregiver, ["3"], at=START, finish=False)
+    # Two follow-up tasks from the session record: one overdue by the tests' clock, one not.
+    tasks = (("2026-02-15", "Call the school"), ("2026-03-10", "Visit the grandmother"))
+    for rule, (due, text) in enumerate(tasks, start=100):
+        store.db.execute(
+            "INSERT INTO followups (case_id, owner_id, due_on, session_id, rule, text,"
+            " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (case.id, worker, due, record, rule, text, worker, START.isoformat()),
+        )
     began = (START - timedelta(days=3)).isoformat(timespec="microseconds")
     store.db.execute("UPDATE case_members SET added_at = ?", (began,))
     store.db.execute("UPDATE cases SET created_at = ?", (began,))

@@ -363,11 +363,6 @@ def test_the_language_form_only_goes_back_to_this_site(desk):
         assert response.headers["location"] == "/caseload"
 
 
-def test_the_inbox_has_its_sections(desk):
-    page = desk.signed_in(desk.team.worker).get("/inbox").text
-    assert "Flags to acknowledge" in page and "Follow-ups due or overdue" in page
-
-
 def test_every_desk_label_has_every_language_with_the_same_placeholders():
     formatter = string.Formatter()
     for key, texts in LABELS.items():
@@ -383,3 +378,69 @@ def test_chinese_labels_use_full_width_punctuation():
         zh = texts["zh"]
         if re.search(r"[\u4e00-\u9fff]", zh):
             assert not re.search(r"[\u4e00-\u9fff][,:;?!]", zh), (key, zh)
+
+
+def test_the_inbox_lists_unacknowledged_flags_urgent_first_and_follow_ups_due(desk):
+    page = desk.signed_in(desk.team.worker).get("/inbox").text
+    flags = page[page.index('id="flags"') : page.index('id="followups"')]
+    assert flags.index("URGENT") < flags.index("ATTENTION") < flags.index("Note")
+    assert "Thoughts that you would be better off dead" in flags and "Several days" in flags
+    followups = page[page.index('id="followups"') :]
+    assert "Call the school" in followups and "overdue" in followups
+    assert "Visit the grandmother" not in followups  # due next month
+    assert "EL-02" not in page
+    assert desk.audit("desk.inbox.view")[-1]["actor_id"] == desk.team.worker
+
+
+def test_a_flag_is_acknowledged_with_what_was_done(desk):
+    browser = desk.signed_in(desk.team.supervisor)
+    page = browser.get("/inbox").text
+    first = re.search(r'action="/inbox/flags/(\d+)/ack"', page).group(1)
+    refused = browser.post(f"/inbox/flags/{first}/ack", {"note": ""})
+    assert refused.status_code == 400 and "Say what was done" in refused.text
+    response = browser.post(f"/inbox/flags/{first}/ack", {"note": "Called her; she is safe."})
+    assert response.headers["location"] == "/inbox?ok=acked"
+    page = browser.get("/inbox?ok=acked").text
+    assert "The flag is acknowledged." in page
+    assert f"/inbox/flags/{first}/ack" not in page
+    row = desk.call(lambda s: s._one("SELECT * FROM flags WHERE id = ?", (int(first),)))
+    assert (row["acknowledged_by"], row["ack_note"]) == (
+        desk.team.supervisor,
+        "Called her; she is safe.",
+    )
+    again = desk.signed_in(desk.team.worker)
+    again.get("/inbox")
+    assert again.post(f"/inbox/flags/{first}/ack", {"note": "me too"}).headers["location"] == (
+        "/inbox?ok=acked_before"
+    )
+
+
+def test_a_follow_up_is_marked_done_from_the_inbox(desk):
+    browser = desk.signed_in(desk.team.worker)
+    page = browser.get("/inbox").text
+    task = re.search(r'action="/inbox/followups/(\d+)/done"', page).group(1)
+    response = browser.post(f"/inbox/followups/{task}/done", {"note": "Spoke to the teacher."})
+    assert response.headers["location"] == "/inbox?ok=done"
+    assert "Call the school" not in browser.get("/inbox").text
+
+
+def test_another_workers_flags_and_follow_ups_answer_404(desk):
+    page = desk.signed_in(desk.team.worker).get("/inbox").text
+    flag = re.search(r'action="/inbox/flags/(\d+)/ack"', page).group(1)
+    task = re.search(r'action="/inbox/followups/(\d+)/done"', page).group(1)
+    other = desk.signed_in(desk.team.other_worker)
+    assert "No open flags" in other.get("/inbox").text
+    assert other.post(f"/inbox/flags/{flag}/ack", {"note": "x"}).status_code == 404
+    assert other.post(f"/inbox/followups/{task}/done", {"note": "x"}).status_code == 404
+    assert other.post("/inbox/flags/99999/ack", {"note": "x"}).status_code == 404
+    row = desk.call(
+        lambda s: s._one("SELECT acknowledged_at FROM flags WHERE id = ?", (int(flag),))
+    )
+    assert row["acknowledged_at"] is None
+
+
+def test_the_caseload_counts_open_flags_and_overdue_follow_ups(desk):
+    page = desk.signed_in(desk.team.worker).get("/caseload").text
+    row = page[page.index('href="/cases/LBC-07"') :].split("</tr>")[0]
+    flags, followups = re.findall(r'href="/inbox#(?:flags|followups)">(\d+)</a>', row)
+    assert int(flags) >= 3 and followups == "1"

@@ -4,6 +4,8 @@ another case, a worker on no case. Caregivers and clients do not sign in to the 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from casework import signin
@@ -14,6 +16,7 @@ from tests.desk_client import NOW, Browser, Clock, DeskUnderTest
 from tests.test_policy import EXPECTED, World
 
 DESK_RELATIONS = ("worker", "supervisor", "other_worker", "stranger")
+LATER = datetime.now(UTC) + timedelta(days=2)
 
 
 @pytest.fixture
@@ -26,7 +29,7 @@ def world(tmp_path):
 @pytest.fixture
 def desk(world):
     backend = Backend.open(world.db)
-    clock = Clock(NOW)
+    clock = Clock(LATER)  # the world's follow-up (due the day it was made) is due by then
     app = build_app(backend, secret=b"p" * 32, clock=clock, bot_username="caseflow_test_bot")
     yield DeskUnderTest(backend, app, None, clock, world.db)  # type: ignore[arg-type]
     backend.close()
@@ -67,6 +70,17 @@ def probe(action: str, browser: Browser, world: World) -> bool:
         return browser.post("/cases/A-1/invite", {"role": "caregiver"}).status_code != 404
     if action == "record.sign":
         return browser.post(f"/records/{sid}/sign", {"comment": "ok"}).status_code != 404
+    if action in ("flag.view", "followup.view"):
+        inbox = browser.get("/inbox").text
+        section = "flags" if action == "flag.view" else "followups"
+        start = inbox.index(f'id="{section}"')
+        return 'href="/cases/A-1"' in inbox[start : inbox.find("</section>", start)]
+    if action == "flag.ack":
+        flag = world.store._one("SELECT id FROM flags")["id"]
+        return browser.post(f"/inbox/flags/{flag}/ack", {"note": "seen"}).status_code != 404
+    if action == "followup.done":
+        task = world.store._one("SELECT id FROM followups")["id"]
+        return browser.post(f"/inbox/followups/{task}/done", {"note": "ok"}).status_code != 404
     if action == "record.amend":
         form = {"question": "session_number", "value": "7", "reason": "typo"}
         return browser.post(f"/records/{sid}/amend", form).status_code != 404
@@ -85,6 +99,10 @@ OFFERED = (
     "member.invite",
     "record.sign",
     "record.amend",
+    "flag.view",
+    "flag.ack",
+    "followup.view",
+    "followup.done",
 )
 
 
