@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import segno
 
 from bot.interview import InterviewError, Interviews
-from flows.answers import options
+from flows.answers import QUICK_DATES, options
 from flows.compile import REVIEW
 from flows.engine import Engine, Prompt, Reply, Session, Turn, Voice
 from flows.messages import COMMAND_HELP
@@ -989,7 +989,7 @@ class TelegramService:
         prompt = engine.prompt(session)
         if prompt is None or inc.message_id is None or not 0 <= option < len(prompt.options):
             return []
-        checked = set(inc.checked) ^ {option}
+        checked = prompt.toggled(set(inc.checked), option)
         number = self.store.session_number(session.id)
         keyboard = _keyboard(number, prompt, engine, session.lang, checked)
         message = _question_text(prompt, session.lang)
@@ -1078,7 +1078,7 @@ def _button_reply(
         values = [value for value, _ in options(question.item, "en")]
         chosen = [values[i] for i in sorted(checked) if 0 <= i < len(values)]
         return Reply(choice=chosen, token=token) if chosen else Reply(text="", token=token)
-    if kind == "t" and arg in ("today", "yesterday"):
+    if kind == "t" and arg in QUICK_DATES:
         return Reply(choice=arg, token=token)
     if kind == "k":
         return Reply(text="", token=token)
@@ -1165,13 +1165,8 @@ def _keyboard(
             (Button(_truncate(label, 60), data("o", i)),)
             for i, (_v, label) in enumerate(prompt.options)
         ]
-    elif prompt.type == "date":
-        rows.append(
-            (
-                Button(text("today", lang), data("t", "today")),
-                Button(text("yesterday", lang), data("t", "yesterday")),
-            )
-        )
+    elif prompt.quick_dates:
+        rows.append(tuple(Button(label, data("t", day)) for day, label in prompt.quick_dates))
     nav = []
     if "back" in prompt.commands:
         nav.append(Button(text("back", lang), data("b")))

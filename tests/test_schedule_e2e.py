@@ -83,8 +83,8 @@ async def test_a_weekly_checkin_fires_the_caregiver_answers_after_the_second_rem
         clock.now = TUESDAY_18
         assert await channel.run_checkins(spread=False) == 1
         caregiver.press("▶ Start", server.last_message(CAREGIVER))
-        await reply(caregiver, "1/5")
-        for tap, then in [("🙂", "2/5"), ("Told someone about it", "3/5"), ("Well", "4/5")]:
+        await reply(caregiver, "1/9")
+        for tap, then in [("🙂", "2/9"), ("Told someone about it", "3/8"), ("Well", "4/8")]:
             caregiver.press(tap)
             await reply(caregiver, then)
         caregiver.send_text("0")

@@ -110,7 +110,7 @@ def test_running_again_resumes_the_unfinished_session(store, interviews, case, w
     assert again.resumed
     assert again.session.id == first.session.id
     assert again.turn.prompt.token == "expression"
-    assert again.turn.notices[0].startswith("Welcome back. You were at question 2 of 5")
+    assert again.turn.notices[0].startswith("Welcome back. You were at question 2 of 9")
 
 
 def test_last_completed_session_feeds_carry_forward(store, interviews, case, worker):

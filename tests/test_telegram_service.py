@@ -171,7 +171,7 @@ def test_a_caregiver_completes_the_check_in_with_taps_text_and_a_voice_note(
     outs = caregiver.say("/checkin")
     question = outs[-1]
     assert question.text.startswith("Thank you for taking a moment.")
-    assert "1/5 · Mood" in question.text
+    assert "1/9 · Mood" in question.text
     assert [b.text for b in question.keyboard[0]] == ["😢", "🙁", "😐", "🙂", "😄"]
     outs = caregiver.tap("🙂")
     assert isinstance(outs[0], AnswerCallback)
@@ -253,16 +253,16 @@ def test_a_sticker_where_text_was_expected_gets_the_question_again(service, care
     caregiver.say("/checkin")
     outs = caregiver.sticker()
     assert texts(outs)[0] == "⚠️ Please choose one of the options: tap a button or type its number."
-    assert "1/5 · Mood" in texts(outs)[1]
+    assert "1/9 · Mood" in texts(outs)[1]
 
 
 def test_commands_work_in_the_middle_of_a_question(service, caregiver):
     caregiver.say("/checkin")
     caregiver.tap("🙂")
-    assert "1/5" in texts(caregiver.say("/back"))[-1]
+    assert "1/9" in texts(caregiver.say("/back"))[-1]
     assert texts(caregiver.say("/pause"))[-1].startswith("Paused.")
     outs = caregiver.say("/resume")
-    assert texts(outs)[0].startswith("Welcome back. You were at question 1 of 5")
+    assert texts(outs)[0].startswith("Welcome back. You were at question 1 of 9")
     assert texts(caregiver.say("/help"))[0].startswith("/checkin answer")
     assert "can't be used" in texts(caregiver.say("/submit"))[0]
 
