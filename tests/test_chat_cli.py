@@ -161,7 +161,7 @@ def test_sigkill_mid_interview_loses_no_acknowledged_answer_and_resumes_at_the_r
     (session,) = store.sessions_of_case(store.case_by_code("K").id)
     values = {a["question_id"]: a["value"] for a in store.current_answers(session["id"])}
     assert values["mood"] == "4"
-    assert values["expression"] == '"kept_inside"'
+    assert values["expression"] == '["kept_inside"]'
     assert values["expression_detail"] == '"she cried at night"'
     assert store.check_integrity() == []
     store.close()

@@ -176,7 +176,7 @@ def test_a_caregiver_completes_the_check_in_with_taps_text_and_a_voice_note(
     outs = caregiver.tap("🙂")
     assert isinstance(outs[0], AnswerCallback)
     assert isinstance(outs[1], Edit) and outs[1].text.endswith("✓ 4 🙂")
-    caregiver.tap("Cried or got angry")
+    caregiver.tap("Done ✔", checked=(1,))  # cried or got angry
     caregiver.voice("AwACAgQAAxk-voice-1", 14)  # what happened: a voice message
     caregiver.tap("Some bad nights")
     caregiver.say("0")
@@ -275,7 +275,7 @@ def test_a_multi_choice_toggles_then_done(service, worker, store):
     elder.say("/checkin")
     elder.tap("🙂")
     elder.tap("Hardly ever")
-    elder.tap("Yes")  # went out
+    elder.tap("Went out")
     elder.say("3")  # days out
     question = elder.inbox[-1]
     assert any(b.text == "Done ✔" for row in question.keyboard for b in row)
@@ -304,7 +304,7 @@ def test_a_flagged_answer_is_sent_to_the_case_worker_at_once(service, worker, st
 def test_voice_notes_can_be_replayed_by_the_worker(service, worker, caregiver, store):
     caregiver.say("/checkin")
     caregiver.tap("🙂")
-    caregiver.tap("Cried or got angry")
+    caregiver.tap("Done ✔", checked=(1,))  # cried or got angry
     caregiver.voice("voice-file-9", 5)
     session = store.current_session(store.person_by_telegram(CAREGIVER_TG)["id"], "telegram")
     number = store.session_number(session["id"])
@@ -325,6 +325,52 @@ def test_language_can_be_changed_to_chinese(service, caregiver, store):
 def test_a_long_message_is_refused_with_its_length_and_nothing_is_lost(service, caregiver):
     caregiver.say("/checkin")
     caregiver.tap("🙂")
-    caregiver.tap("Cried or got angry")
+    caregiver.tap("Done ✔", checked=(1,))  # cried or got angry
     outs = caregiver.say("x" * 4090)
     assert texts(outs)[0].startswith("⚠️ That answer is 4090 characters long")
+
+
+def test_a_deadline_offers_today_and_tomorrow_where_a_past_date_offers_yesterday(
+    service, worker, caregiver, store
+):
+    worker.say("/note LBC-07")
+    when = worker.inbox[-1]
+    assert "When was it?" in when.text
+    assert [b.text for b in when.keyboard[0]] == ["Today", "Yesterday"]
+    worker.tap("Today")
+    for line in ("2", "1", "He slept better.", "no", "yes", "Ask the teacher."):
+        worker.say(line)
+    by_when = worker.inbox[-1]
+    assert "By when?" in by_when.text
+    assert [b.text for b in by_when.keyboard[0]] == ["Today", "Tomorrow"]
+    assert not any(b.text == "Yesterday" for row in by_when.keyboard for b in row)
+    outs = worker.tap("Tomorrow")
+    assert texts(outs)[-1].startswith("Please check your answers:")
+    session = store.current_session(store.person_by_telegram(WORKER_TG)["id"], "telegram")
+    row = next(a for a in store.current_answers(session["id"]) if a["question_id"] == "followup_by")
+    answered = datetime.fromisoformat(row["answered_at"]).date()
+    assert row["value"] == f'"{(answered + timedelta(days=1)).isoformat()}"'
+
+
+def test_ticking_nobody_clears_the_others_and_ticking_another_clears_nobody(service, worker):
+    worker.say("/newcase E-1 elder_checkin")
+    token = invite_token(worker.say("/invite E-1 client"))
+    elder = Phone(service, 7007, "Mr Zhao")
+    elder.say(f"/start {token}")
+    elder.say("/checkin")
+    elder.tap("🙂")
+    elder.tap("Hardly ever")
+    elder.tap("Went out")
+    elder.say("3")
+    elder.tap("Done ✔", checked=(0,))  # places: shops or market
+    contacts = elder.inbox[-1]
+    assert "Who did you see or talk to" in contacts.text
+
+    def ticked(outs) -> list[str]:
+        edit = outs[-1]
+        assert isinstance(edit, Edit)
+        return [b.text[2:] for row in edit.keyboard for b in row if b.text.startswith("✓ ")]
+
+    assert ticked(elder.tap("Nobody", checked=(0, 2))) == ["Nobody"]
+    assert ticked(elder.tap("My children", checked=(5,))) == ["My children"]
+    assert ticked(elder.tap("Neighbours", checked=(0,))) == ["My children", "Neighbours"]
