@@ -699,7 +699,7 @@ def test_a_multi_answer_takes_numbers_and_labels_joined_as_people_join_them(text
             "zh",
             "“谁也没有”不能和别的选项一起选。请只选“谁也没有”，或者只选别的选项。",
         ),
-        ("儿子和猫", "zh", "请从选项中选择：输入编号，例如 1,3。"),
+        ("儿子和猫", "zh", "可以选几个：输入选项的编号，中间用空格或顿号隔开，比如 1、3。"),
         ("1,9", "en", "Please choose from the options: type their numbers, like 1,3."),
     ],
 )

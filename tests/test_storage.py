@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bot.interview import Interviews, NotOnCase, NotYourSession
+from casework.interviews import Interviews, NotOnCase, NotYourSession
 from flows.engine import Reply
 from flows.registry import FlowRegistry
 from storage.migrations import migrations
@@ -33,7 +33,13 @@ def test_migrations_are_recorded_and_applying_again_changes_nothing(tmp_path):
     connect(path).close()
     db = connect(path)
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == ["m001_initial", "m002_signoff_invites_updates", "m004_schedules"]
+    assert applied == [
+        "m001_initial",
+        "m002_signoff_invites_updates",
+        "m004_schedules",
+        "m005_update_failures",
+        "m007_flags_followups",
+    ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -65,7 +71,7 @@ def test_a_session_round_trips_with_answers_per_stage(store, interviews, case, w
     info = store.session_info(sid)
     assert (info.flow_id, info.flow_version, info.channel, info.phase) == (
         "child_checkin",
-        2,
+        3,
         "terminal",
         "ongoing",
     )
@@ -180,5 +186,7 @@ def test_a_migration_that_fails_half_way_leaves_no_half_schema(tmp_path, monkeyp
         "m001_initial",
         "m002_signoff_invites_updates",
         "m004_schedules",
+        "m005_update_failures",
+        "m007_flags_followups",
     ]
     assert calls["n"] > 0

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from casework import policy
 from flows.engine import Engine, Reply, Session, Turn
 from flows.registry import FlowRegistry
 from storage.store import Case, NotFound, Store
@@ -22,7 +25,41 @@ class InterviewError(Exception):
 
 
 class NotOnCase(InterviewError):
-    """The person is not a member of the case."""
+    """The person's role on the case does not let them open this interview (audited)."""
+
+
+# Which rights open a flow, by who answers it. A worker may also administer a caregiver's
+# or client's questions in person (read aloud, or from paper); a caregiver or client answers
+# only the flows meant for members like them.
+OPENING_RIGHTS = {
+    "worker": ("interview.run",),
+    "anyone": ("note.create",),
+    "caregiver": ("checkin.answer", "interview.run"),
+    "client": ("checkin.answer", "interview.run"),
+}
+
+# The member roles that answer a flow of each respondent kind. A caregiver's check-in is
+# about the child in their care, so only a caregiver answers it; a client's flow (a scale,
+# an elder's check-in) is about the person answering, and a caregiver may be that person
+# (a grandmother's own PHQ-9 in the studies' family work).
+ANSWERED_BY = {
+    "caregiver": frozenset({"caregiver"}),
+    "client": frozenset({"caregiver", "client"}),
+    "anyone": frozenset({"caregiver", "client"}),
+    "worker": frozenset(),
+}
+
+
+def may_open(store: Store, person_id: int, case_id: int, respondent: str) -> bool:
+    """Whether the person may open a flow answered by ``respondent`` on the case."""
+    relations = store.case_relations(case_id, person_id)
+    for action in OPENING_RIGHTS.get(respondent, ()):
+        if not policy.RULES[action](relations):
+            continue
+        if action == "checkin.answer" and not relations & ANSWERED_BY[respondent]:
+            continue
+        return True
+    return False
 
 
 class NotYourSession(InterviewError):
@@ -40,10 +77,19 @@ class Opened:
 class Interviews:
     """Opens and continues sessions; keeps open sessions in memory, SQLite is the truth."""
 
-    def __init__(self, store: Store, registry: FlowRegistry) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: FlowRegistry,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
+        self.clock = clock  # None: the engine's own clock
         self._open: dict[str, tuple[Session, int, int]] = {}  # id → session, case, respondent
+
+    def now(self) -> datetime | None:
+        return self.clock() if self.clock is not None else None
 
     def engine_for(self, session: Session) -> Engine:
         return self.registry.engine(
@@ -60,18 +106,21 @@ class Interviews:
         channel: str,
         lang: str | None = None,
         phase: str | None = None,
+        *,
+        allow_path: bool = False,
     ) -> Opened:
-        """Resume the person's unfinished session of this flow on this case, or start one."""
-        if not self.store.is_member(case.id, person_id):
-            self.store.audit(person_id, "access.refused", "case", case.id, case.id)
-            raise NotOnCase(case.code)
-        loaded = self.registry.current(flow_name)
+        """Resume the person's unfinished session of this flow on this case, or start one.
+        ``flow_name`` is a flow id, or (``allow_path``, the terminal only) a file."""
+        loaded = self.registry.current(flow_name, allow_path=allow_path)
         flow = loaded.engine.flow
+        if not may_open(self.store, person_id, case.id, flow.respondent):
+            self.store.audit_refusal(person_id, "interview.open", "case", case.id, case.id)
+            raise NotOnCase(case.code)
         existing = self.store.open_session_id(case.id, flow.id, person_id)
         if existing:
             session = self.store.load_session(existing, case.facts)
             engine = self.engine_for(session)
-            turn = engine.resume(session)
+            turn = engine.resume(session, self.now())
             self.store.apply(session, turn, person_id, case.id)
             self._open[session.id] = (session, case.id, person_id)
             return Opened(session, turn, engine, resumed=True)
@@ -79,7 +128,7 @@ class Interviews:
         self.store.remember_flow(flow.id, flow.version, loaded.source)
         previous = self.store.previous_answers(case.id, flow.id, person_id)
         session = engine.new_session(str(uuid.uuid4()), lang, case.facts, previous)
-        turn = engine.start(session)
+        turn = engine.start(session, self.now())
         with self.store.atomic():
             self.store.create_session(
                 session,
@@ -104,7 +153,7 @@ class Interviews:
             self._open[session_id] = cached
         session, case_id, respondent_id = cached
         if respondent_id != person_id:
-            self.store.audit(person_id, "access.refused", "session", session_id, case_id)
+            self.store.audit_refusal(person_id, "session.answer", "session", session_id, case_id)
             raise NotYourSession(session_id)
         return session, case_id
 
@@ -112,9 +161,12 @@ class Interviews:
         """Apply one reply and commit its effect; returns what to show next."""
         session, case_id = self.session(session_id, person_id)
         engine = self.engine_for(session)
-        turn = engine.handle(session, reply)
+        turn = engine.handle(session, reply, self.now())
         try:
-            self.store.apply(session, turn, person_id, case_id)
+            with self.store.atomic():
+                self.store.apply(session, turn, person_id, case_id)
+                if turn.flags_raised or turn.flags_withdrawn:
+                    turn.notices += self._flags_raised(session, case_id, engine, turn)
         except Exception:
             # The engine already moved the in-memory session; drop it so the next reply
             # starts again from what is on disk.
@@ -123,3 +175,20 @@ class Interviews:
         if turn.status in ("completed", "cancelled"):
             self._open.pop(session_id, None)
         return turn
+
+    def _flags_raised(
+        self, session: Session, case_id: int, engine: Engine, turn: Turn
+    ) -> list[str]:
+        """What a turn's flags owe the case's workers (queued in the turn's transaction),
+        and what the respondent is shown now (the organisation's safety message)."""
+        from casework.flags import on_turn
+
+        return on_turn(
+            self.store,
+            session_id=session.id,
+            case_id=case_id,
+            turn=turn,
+            respondent_lang=session.lang,
+            respondent_is_worker=engine.flow.respondent == "worker",
+            now=self.now() or datetime.now(UTC),
+        )
