@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from transitions import MachineError
@@ -47,6 +47,7 @@ from flows.model import (
     TextItem,
     YesNoItem,
 )
+from flows.recurrence import local_date
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class Reply:
     token: str | None = None
     voice: Voice | None = None
     media: str | None = None  # a sticker, photo, location...: something that is no answer
+    today: date | None = None  # the respondent's own date, when the channel knows it
 
     def command(self) -> tuple[str, str] | None:
         """A ``/command`` and its argument."""
@@ -481,7 +483,8 @@ class Engine:
             if isinstance(text, list):
                 text = ",".join(text)
             if text.strip():
-                parsed = answer_types.parse(item, text, lang, now.date())
+                today = reply.today or local_date(now)
+                parsed = answer_types.parse(item, text, lang, today)
                 if isinstance(parsed, answer_types.Rejected):
                     if spoken.is_dont_know(text):  # "不知道" is no answer, and no silent skip
                         key = "dont_know_required" if item.required else "dont_know_optional"

@@ -7,7 +7,7 @@ NOW is Saturday 14 March 2026, so "周三" is the 11th looking back and the 18th
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -629,6 +629,68 @@ def test_a_tapped_quick_date_is_stored_as_that_day():
     engine.start(session, NOW)
     turn = engine.handle(session, Reply(choice="tomorrow", token="day"), NOW)
     assert session.value("day") == "2026-03-15" and turn.accepted == "2026-03-15"
+
+
+# Beijing is UTC+8: at 07:00 on Sunday 15 March in Beijing, UTC still says Saturday the 14th.
+BEIJING_MORNING = datetime(2026, 3, 14, 23, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("items", "text", "value"),
+    [
+        (WHEN, "今天", "2026-03-15"),
+        (WHEN, "昨天", "2026-03-14"),
+        (WHEN, "周日", "2026-03-15"),
+        (BY_WHEN, "明天", "2026-03-16"),
+        (BY_WHEN, "后天", "2026-03-17"),
+    ],
+)
+def test_relative_dates_are_read_on_the_respondents_day_not_the_utc_one(
+    items, text, value, monkeypatch
+):
+    monkeypatch.delenv("CASEFLOW_TZ", raising=False)  # the default: Asia/Shanghai
+    engine = make_engine(flow_yaml(items, languages="[en, zh]"))
+    session = engine.new_session("s", "zh")
+    engine.start(session, BEIJING_MORNING)
+    turn = engine.handle(session, Reply(text=text), BEIJING_MORNING)
+    assert turn.error is None and session.value("day") == value
+
+
+def test_a_tapped_today_before_eight_in_beijing_is_the_beijing_day(monkeypatch):
+    monkeypatch.delenv("CASEFLOW_TZ", raising=False)
+    engine = make_engine(flow_yaml(WHEN, languages="[en, zh]"))
+    session = engine.new_session("s", "zh")
+    engine.start(session, BEIJING_MORNING)
+    engine.handle(session, Reply(choice="today", token="day"), BEIJING_MORNING)
+    assert session.value("day") == "2026-03-15"
+
+
+def test_the_organisations_time_zone_decides_the_day(monkeypatch):
+    monkeypatch.setenv("CASEFLOW_TZ", "America/New_York")
+    evening = datetime(2026, 3, 15, 2, 0, tzinfo=UTC)  # the 15th in UTC and in Beijing
+    engine = make_engine(flow_yaml(WHEN, languages="[en, zh]"))
+    session = engine.new_session("s", "en")
+    engine.start(session, evening)
+    engine.handle(session, Reply(text="today"), evening)
+    assert session.value("day") == "2026-03-14"  # 22:00 on the 14th in New York
+
+
+def test_a_day_the_channel_knows_wins_over_the_time_zone(monkeypatch):
+    monkeypatch.delenv("CASEFLOW_TZ", raising=False)
+    engine = make_engine(flow_yaml(BY_WHEN, languages="[en, zh]"))
+    session = engine.new_session("s", "zh")
+    engine.start(session, BEIJING_MORNING)
+    engine.handle(session, Reply(text="明天", today=date(2026, 3, 20)), BEIJING_MORNING)
+    assert session.value("day") == "2026-03-21"
+
+
+def test_the_beijing_day_before_eight_is_not_refused_as_the_future(monkeypatch):
+    monkeypatch.delenv("CASEFLOW_TZ", raising=False)
+    engine = make_engine(flow_yaml(WHEN, languages="[en, zh]"))
+    session = engine.new_session("s", "zh")
+    engine.start(session, BEIJING_MORNING)
+    assert engine.handle(session, Reply(text="2026-03-15"), BEIJING_MORNING).error is None
+    assert session.value("day") == "2026-03-15", "15 March is today in Beijing, not the future"
 
 
 @pytest.mark.parametrize(

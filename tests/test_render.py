@@ -823,7 +823,9 @@ def build_case(store, clock):
     return case, worker, sessions
 
 
-def test_a_realistic_case_renders_as_reviewed(store, clock):
+def test_a_realistic_case_renders_as_reviewed(store, clock, monkeypatch):
+    # The story's clock runs in UTC and its records show UTC: "today" is a UTC day too.
+    monkeypatch.setenv("CASEFLOW_TZ", "UTC")
     case, _worker, sessions = build_case(store, clock)
     renderer = Renderer(store)
     golden("session_scales_pre.zh.md", renderer.session(sessions["pre"], "md"))

@@ -19,6 +19,7 @@ from bot.telegram_service import (
 )
 from casework.interviews import Interviews
 from flows.engine import Voice
+from flows.recurrence import local_date
 from flows.registry import FlowRegistry
 
 WORKER_TG, CAREGIVER_TG, STRANGER_TG = 1001, 2002, 3003
@@ -353,7 +354,7 @@ def test_a_deadline_offers_today_and_tomorrow_where_a_past_date_offers_yesterday
     assert texts(outs)[-1].startswith("Please check your answers:")
     session = store.current_session(store.person_by_telegram(WORKER_TG)["id"], "telegram")
     row = next(a for a in store.current_answers(session["id"]) if a["question_id"] == "followup_by")
-    answered = datetime.fromisoformat(row["answered_at"]).date()
+    answered = local_date(datetime.fromisoformat(row["answered_at"]))  # the worker's day
     assert row["value"] == f'"{(answered + timedelta(days=1)).isoformat()}"'
 
 
