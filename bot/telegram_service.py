@@ -274,10 +274,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "/checkin 回答本周的问题\n/note 给社工留言\n/language 更换语言",
     },
     "help_interview": {
-        "en": "During questions: /back previous · /skip skip · /pause stop for now · "
-        "/resume carry on · /cancel stop · /review check answers",
-        "zh": "答题时：/back 上一题 · /skip 跳过 · /pause 暂停 · /resume 继续 · "
-        "/cancel 这次先不填 · /review 核对回答",
+        "en": "During questions you can send these words on their own (or the commands): "
+        "back (/back) previous question · skip (/skip) · pause (/pause) stop for now · "
+        "resume (/resume) carry on · cancel (/cancel) stop · review (/review) check answers · "
+        "help: how to answer this question. To answer with one of these words, write a few more.",
+        "zh": "答题时，可以直接发这些词（或对应的命令）：返回（/back）回到上一题 · 跳过（/skip） · "
+        "暂停（/pause） · 继续（/resume） · 取消（/cancel）这次先不填 · "
+        "核对（/review）看看填过的回答 · 帮助：说说这道题怎么答。"
+        "如果回答正好是其中一个词，请多写几个字。",
     },
     "usage_schedule": {
         "en": "Use: /schedule CASE FLOW, for example /schedule C-0001 child_checkin",
@@ -341,8 +345,6 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "keep": {"en": "✓ Keep: {value}", "zh": "✓ 保持：{value}"},
     "same": {"en": "↩ Same as last time: {value}", "zh": "↩ 和上次一样：{value}"},
-    "today": {"en": "Today", "zh": "今天"},
-    "yesterday": {"en": "Yesterday", "zh": "昨天"},
     "done": {"en": "Done ✔", "zh": "选好了 ✔"},
     "back": {"en": "⬅ Back", "zh": "⬅ 上一题"},
     "skip": {"en": "Skip ➡", "zh": "跳过 ➡"},

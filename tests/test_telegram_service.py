@@ -18,6 +18,7 @@ from bot.telegram_service import (
     TelegramService,
 )
 from casework.interviews import Interviews
+from flows import spoken
 from flows.engine import Voice
 from flows.recurrence import local_date
 from flows.registry import FlowRegistry
@@ -270,6 +271,27 @@ def test_commands_work_in_the_middle_of_a_question(service, caregiver):
     assert texts(outs)[0].startswith("Welcome back. You were at question 1 of 9")
     assert texts(caregiver.say("/help"))[0].startswith("/checkin answer")
     assert "can't be used" in texts(caregiver.say("/submit"))[0]
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"),
+    [
+        ("zh", ["返回（/back）", "跳过（/skip）", "暂停（/pause）", "继续（/resume）"]),
+        ("zh", ["取消（/cancel）", "核对（/review）", "帮助："]),
+        ("en", ["back (/back)", "skip (/skip)", "pause (/pause)", "resume (/resume)"]),
+        ("en", ["cancel (/cancel)", "review (/review)", "help:"]),
+    ],
+)
+def test_help_names_the_command_words_an_interview_takes(service, caregiver, lang, shown):
+    if lang == "zh":
+        caregiver.say("/language")
+        caregiver.tap("中文")
+    (help_text,) = texts(caregiver.say("/help"))
+    for entry in shown:
+        assert entry in help_text
+        word = entry.split("（")[0].split(" (")[0].rstrip(":：")
+        command = entry.split("/")[1].rstrip(")）") if "/" in entry else "help"
+        assert spoken.command_word(word) == (command, ""), f"{word} is taken as /{command}"
 
 
 def test_a_multi_choice_toggles_then_done(service, worker, store):
