@@ -136,6 +136,8 @@ def _fill(path: str, desk) -> str:
         path.replace("{code}", "LBC-07")
         .replace("{schedule_id:int}", "1")
         .replace("{verb}", "pause")
+        .replace("{flag_id:int}", "1")
+        .replace("{followup_id:int}", "1")
         .replace("{session_id}", sid)
     )
 

@@ -33,7 +33,8 @@ FIRST = 700_001
 SCRIPT = [
     ("command", "/checkin", "How has the child's mood been"),
     ("press", "🙂", "how did they show it"),
-    ("press", "Cried or got angry", "What happened?"),
+    ("press", "Cried or got angry", "You can choose more than one"),
+    ("press", "Done ✔", "What happened?"),
     ("text", "She cried at bedtime", "How has the child slept"),
     ("press", "Some bad nights", "How many school days"),
     ("text", "1", "Why did the child miss 1 day"),
