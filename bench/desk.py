@@ -80,7 +80,7 @@ CASEFLOW = str(Path(sys.executable).parent / "caseflow")
 CHECKIN_SCRIPT: list[tuple[str, str, str]] = [
     ("command", "/checkin", "How has the child's mood been"),
     ("press", "🙂", "how did they show it"),
-    ("press", "Cried or got angry", "You can choose more than one"),
+    ("toggle", "Cried or got angry", "✓ Cried or got angry"),
     ("press", "Done ✔", "What happened?"),
     ("text", "She cried at bedtime", "How has the child slept"),
     ("press", "Some bad nights", "How many school days"),
@@ -90,6 +90,29 @@ CHECKIN_SCRIPT: list[tuple[str, str, str]] = [
     ("press", "✅ Submit", "Thank you, all done"),
 ]
 telegram_bench.SCRIPT[:] = CHECKIN_SCRIPT
+
+
+class DeskBenchTelegram(BenchTelegram):
+    """The bot bench's fake server, with one more kind of step: a toggle, whose answer is
+    an edit of the question (its button ticked), not a new message."""
+
+    async def act(self, user: Any, step: tuple[str, str, str], timeout: float) -> None:
+        kind, argument, expect = step
+        if kind != "toggle":
+            await super().act(user, step, timeout)
+            return
+        chat = self._chat(user.id)
+        user.press(argument)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:  # edits wake nobody: look every few milliseconds
+            for message in reversed(chat.order[-3:]):
+                if any(expect in label for row in message.buttons for label in row):
+                    return
+            await asyncio.sleep(0.005)
+        raise TimeoutError(f"user {user.id}: {argument!r} was not ticked within {timeout}s")
+
+
 WORKERS = 20
 CASES_PER_WORKER = 25
 START = datetime(2025, 9, 1, 9, 0, tzinfo=UTC)
@@ -434,7 +457,7 @@ async def bot_beside_desk(
         Path(path + suffix).unlink(missing_ok=True)
     shutil.copy(world.path, path)
     world = replace(world, path=path)
-    server = BenchTelegram()
+    server = DeskBenchTelegram()
     load = DeskLoad()
     async with server:
         env = {
