@@ -99,17 +99,17 @@ TEXTS: dict[str, dict[str, str]] = {
     "or_type_date": {"en": "or pick a date:", "zh": "或者选一个日期："},
     "type_here": {"en": "Type your answer here", "zh": "请在这里输入"},
     "review_hint": {
-        "en": "Please check. To change an answer, tap Change beside it; if all is right, "
-        "tap Submit.",
-        "zh": "请核对一下。要改哪一条，就点旁边的“修改”；都对的话，点“提交”。",
+        "en": "To change an answer, tap Change beside it. If all is right, tap Submit below.",
+        "zh": "要改哪一条，就点旁边的“修改”；都对的话，点下面的“提交”。",
     },
     "stale": {
         "en": "That page had moved on, so it changed nothing. Here is where you are now.",
         "zh": "那一页已经过时了，刚才那一下没有改动什么。现在到这里：",
     },
     "paused": {
-        "en": "Paused. Your answers are saved. Open this page again whenever you want to carry on.",
-        "zh": "已暂停，您的回答都保存好了。想接着填的时候，再打开这个页面就行。",
+        "en": "Paused. Your answers are saved. Open the same link again whenever you want "
+        "to carry on.",
+        "zh": "已暂停，您的回答都保存好了。想接着填的时候，再点开同一个链接就行。",
     },
     "completed": {
         "en": "Thank you, all done. Your answers are saved.",

@@ -235,7 +235,7 @@ def test_back_returns_to_the_previous_question_and_shows_the_answer_given(site):
 def test_pause_then_carry_on_later_from_the_same_link(site):
     page = site.home().press("开始填写").press("🙂")
     page = page.press("⏸ 先暂停")
-    assert page.notices == ["已暂停，您的回答都保存好了。想接着填的时候，再打开这个页面就行。"]
+    assert page.notices == ["已暂停，您的回答都保存好了。想接着填的时候，再点开同一个链接就行。"]
     assert "还没填完的： 孩子每周情况小调查 已暂停，之前的回答都保存好了。" in page.text
     page = site.home().press("接着填")
     assert page.notices == ["欢迎回来。您上次答到第 2 题（共 5 题）：不高兴时的表现"]
