@@ -267,10 +267,9 @@ def cmd_workers_link(args: argparse.Namespace) -> int:
 def cmd_workers_list(args: argparse.Namespace) -> int:
     store = Store.open(args.db)
     try:
-        rows = store.db.execute(
-            "SELECT name, role, telegram_user_id, local_user FROM people"
-            " WHERE role IN ('worker', 'supervisor') ORDER BY name"
-        ).fetchall()
+        rows = [
+            (p["name"], p["role"], p["telegram_user_id"], p["local_user"]) for p in store.workers()
+        ]
         for name, role, telegram_id, login in rows:
             print(f"{telegram_id or '—'!s:<14} {role:<10} {login or '—':<12} {name}")
         return 0
@@ -386,6 +385,9 @@ def quiet_libraries() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Everything caseflow writes holds case data: private to this account whatever the
+    # shell's umask (storage/files.py also sets each file's mode explicitly).
+    os.umask(0o077)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

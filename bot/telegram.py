@@ -483,11 +483,7 @@ class TelegramChannel:
         interviews = Interviews(store, FlowRegistry())
         render, chart = _record_hooks(store, interviews)
 
-        def title(flow_id: str, lang: str) -> str:
-            flow = interviews.registry.current(flow_id).engine.flow
-            return flow.text(flow.title, lang)
-
-        scheduler = CheckinScheduler(store, Schedules(store), flow_title=title)
+        scheduler = CheckinScheduler(store, Schedules(store))
         return TelegramService(
             store,
             interviews,

@@ -581,8 +581,7 @@ class TelegramService:
         return [Send(inc.chat_id, text("case_opened", lang, code=code, flow=flow))]
 
     def _next_code(self) -> str:
-        row = self.store.db.execute("SELECT COUNT(*) FROM cases").fetchone()
-        number = int(row[0]) + 1
+        number = self.store.count_cases() + 1
         while True:
             code = f"C-{number:04d}"
             if not self.store.case_exists(code):

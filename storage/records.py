@@ -174,19 +174,6 @@ class Records:
             out[row["session_id"]].append(row)
         return out
 
-    def cases_for(self, person_id: int) -> list[Case]:
-        """The cases a person may read: an administrator all of them, anyone else their own."""
-        person = self.store.person(person_id)
-        if person["role"] == "admin":
-            rows = self.store._all("SELECT id FROM cases ORDER BY code")
-        else:
-            rows = self.store._all(
-                "SELECT c.id FROM cases c JOIN case_members m ON m.case_id = c.id"
-                " WHERE m.person_id = ? ORDER BY c.code",
-                (person_id,),
-            )
-        return [self.store.case(int(r["id"])) for r in rows]
-
     # -- exports ----------------------------------------------------------------------
 
     def export_answers(self, case_ids: Sequence[int]) -> list[dict[str, Any]]:

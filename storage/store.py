@@ -292,6 +292,15 @@ class Store:
             self.audit(created_by, "case.create", "case", case_id, case_id)
         return self.case(case_id)
 
+    def count_cases(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM cases").fetchone()[0])
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Workers and supervisors, by name."""
+        return self._all(
+            "SELECT * FROM people WHERE role IN ('worker', 'supervisor', 'admin') ORDER BY name"
+        )
+
     def case_exists(self, code: str) -> bool:
         return self._one("SELECT 1 AS x FROM cases WHERE code = ?", (code,)) is not None
 
@@ -631,9 +640,6 @@ class Store:
             " ORDER BY c.code",
             (person_id, person_id),
         )
-
-    def can_see_case(self, case_id: int, person_id: int) -> bool:
-        return any(row["id"] == case_id for row in self.cases_of(person_id))
 
     def case_workers(self, case_id: int) -> list[dict[str, Any]]:
         return self._all(

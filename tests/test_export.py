@@ -250,12 +250,3 @@ def test_caseflow_export_writes_the_cases_one_is_on(tmp_path, clock, capsys):
     assert {r["case"] for r in json.loads((out / "answers.json").read_text(encoding="utf-8"))} == {
         "MINE"
     }
-
-
-def test_an_administrator_exports_every_case(store):
-    admin = store.add_person("Admin", "admin")
-    worker = store.add_person("W", "worker")
-    store.create_case("B", worker)
-    store.create_case("A", worker)
-    assert [c.code for c in Records(store).cases_for(admin)] == ["A", "B"]
-    assert Records(store).cases_for(worker) != []

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from bot.telegram import Settings, TelegramChannel
+from casework.identity import os_login
 from storage.store import Store
 from tests.fakebot import FakeTelegram, bypass_proxies
 
@@ -310,3 +311,41 @@ async def test_the_bot_killed_mid_interview_resumes_after_restart_with_no_answer
     output = log.read_text(encoding="utf-8", errors="replace")
     assert server.token not in output and server.token.split(":")[1] not in output
     assert "caseflow bot @caseflow_test_bot is running" in output
+
+
+async def test_a_worker_linked_to_this_os_account_schedules_and_reads_compliance_from_the_command_line(
+    tmp_path,
+):
+    """One person, two doors: the worker opens a case in the chat, then (as the OS account an
+    administrator linked to them) schedules its check-ins and reads compliance in a shell."""
+    db = str(tmp_path / "bot.db")
+    argv = ["workers", "add", str(WORKER), "--name", "Wang", "--login", os_login()]
+    linked = subprocess.run(
+        [CASEFLOW, *argv, "--db", db], capture_output=True, text=True, check=False
+    )
+    assert linked.returncode == 0, linked.stderr
+    async with FakeTelegram() as server, running_bot(server, db):
+        worker = server.user(WORKER, first_name="Wang")
+        await join_case(server, worker, code="LBC-09")
+
+        def caseflow(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [CASEFLOW, *argv, "--db", db], capture_output=True, text=True, check=False
+            )
+
+        added = await asyncio.to_thread(
+            caseflow,
+            *("schedule", "add", "LBC-09", "child_checkin", "--member", "Grandma Li"),
+            *("--weekly", "mon", "--at", "18:00", "--window", "48h", "--remind", "4h,24h"),
+        )
+        assert added.returncode == 0, added.stderr
+        assert "Schedule 1: child_checkin for Grandma Li on LBC-09" in added.stdout
+        compliance = await asyncio.to_thread(caseflow, "compliance", "LBC-09")
+        assert compliance.returncode == 0, compliance.stderr
+        assert "Grandma Li" in compliance.stdout and "child_checkin" in compliance.stdout
+        worker.send_command("/compliance", "LBC-09")
+        await reply(worker, "Check-ins on case LBC-09")
+    store = Store.open(db)
+    rows = [r for r in store.audit_rows() if r["action"] == "schedule.create"]
+    assert [json.loads(r["detail"])["os_user"] for r in rows] == [os_login()]
+    store.close()
