@@ -76,8 +76,14 @@ def cmd_link(args: argparse.Namespace) -> int:
         except NotAllowed:
             return NOT_ALLOWED
         except Invalid as exc:
-            hint = " (add --replace for a new one)" if "already has a link" in str(exc) else ""
-            _say(f"{exc}{hint}.")
+            message = str(exc)
+            if "already has a link" in message:
+                # The token is not kept, so the link cannot be shown again: only replaced.
+                message = message.split(":", 1)[0] + (
+                    "; a link is shown only when it is made: add --replace for a new one"
+                    " (the old one stops working)"
+                )
+            _say(f"{message}.")
             return 2
         print(f"Link for {member.name} ({member.role}) on {case.code}; it is shown only now:")
         print(url)

@@ -363,7 +363,10 @@ def test_link_twice_says_to_replace_and_replace_stops_the_old_link(cli, capsys):
     cli("link", "LBC-07", "--member", "Grandma Li", "--base-url", "https://desk.example")
     first = _link(capsys.readouterr().out)
     assert cli("link", "LBC-07", "--member", "Grandma Li") == 2
-    assert "add --replace for a new one" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "caseflow: Grandma Li already has a link on case LBC-07; a link is shown only when it"
+        " is made: add --replace for a new one (the old one stops working).\n"
+    )
     assert cli("link", "LBC-07", "--member", "Grandma Li", "--replace") == 0
     second = _link(capsys.readouterr().out)
     assert first != second
