@@ -507,18 +507,20 @@ def post_answer(
     case_id: int,
     form: Form,
     now: datetime,
+    *,
+    flow_id: str | None = None,
 ) -> Posted:
     """Apply a posted form to the person's session, if the page it came from is current:
     the reply, the alerts a flagged answer owes the case's workers and a completed
     check-in's record, in one transaction. Raises ``Gone`` for a session that is not the
-    person's on this case."""
+    person's on this case (or not of ``flow_id``, when given)."""
     store = interviews.store
     session_id = form.get("session")[:64]
     try:
         session, session_case = interviews.session(session_id, person_id)
     except InterviewError as exc:  # no such session, or another person's (audited)
         raise Gone(session_id) from exc
-    if session_case != case_id:
+    if session_case != case_id or (flow_id is not None and session.flow_id != flow_id):
         store.audit_refusal(person_id, "session.answer", "session", session_id, case_id)
         raise Gone(session_id)
     current = nonce_of(session, store.session_stamp(session_id))
@@ -756,12 +758,12 @@ class WorkerInterviews:
             except NotFound:
                 return None
             try:
-                posted = post_answer(interviews, person_id, case_id, posted_form, now)
+                posted = post_answer(
+                    interviews, person_id, case_id, posted_form, now, flow_id=flow_id
+                )
             except Gone:
                 return None
             session = store.session_info(posted.session_id)
-            if session.flow_id != flow_id:
-                return None
             if posted.turn is not None and posted.turn.status == "completed" and self.done_url:
                 return case_code, self.done_url(case_code, posted.session_id), None
             flash = flash_for(posted, person_id, session.lang)

@@ -156,6 +156,15 @@ def test_a_caregivers_session_id_in_a_workers_form_is_refused(web):
     assert web.db(lambda store: store.answer_history(theirs)) == []
 
 
+def test_a_form_of_another_flow_posted_to_this_flows_page_changes_nothing(web):
+    record = web.get("/cases/LBC-07/interview/session_record").press("Start")
+    form, button = record.find("Next")
+    data = record.data(form, button, text="4")
+    answer = web.post(data, "/cases/LBC-07/interview/family_resilience")
+    assert answer.status == 404
+    assert web.db(lambda store: store.answer_history(record.field("session"))) == []
+
+
 def test_an_interview_started_on_telegram_is_carried_on_in_the_browser(web):
     def started(store):
         interviews = Interviews(store, web.registry)
