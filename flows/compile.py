@@ -87,15 +87,20 @@ class CompiledFlow:
             if intro is None and stage.instrument in self.instruments:
                 # An instrument's own instructions ("Over the last 2 weeks...") open its stage.
                 intro = self.instruments[stage.instrument].instructions
-            self.intros[stage.id] = _renderers(intro)
+            self.intros[stage.id] = _renderers(intro, f"{_name(self.flow)}, stage {stage.id} intro")
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.flow.id, self.flow.version)
 
 
-def _renderers(texts: dict[str, str] | None) -> dict[str, Renderer]:
-    return {lang: compile_text(text) for lang, text in (texts or {}).items()}
+def _name(flow: Flow) -> str:
+    """How logs name a flow (its id and version: never an answer)."""
+    return f"flow {flow.id} v{flow.version}"
+
+
+def _renderers(texts: dict[str, str] | None, where: str) -> dict[str, Renderer]:
+    return {lang: compile_text(text, f"{where} ({lang})") for lang, text in (texts or {}).items()}
 
 
 def _instrument_items(instrument: Any) -> list[ChoiceItem]:
@@ -134,6 +139,7 @@ def compile_flow(
     Conditions = tuple[Condition | ParentAnswered, ...]
 
     def add(stage: Stage, item: AnyItem, conds: Conditions, inst: str | None) -> None:
+        where = f"{_name(flow)}, item {item.id}"
         questions.append(
             Question(
                 id=item.id,
@@ -142,22 +148,25 @@ def compile_flow(
                 item=item,
                 parent=None,
                 conditions=conds,
-                prompt=_renderers(item.prompt),
-                help=_renderers(item.help),
+                prompt=_renderers(item.prompt, f"{where} prompt"),
+                help=_renderers(item.help, f"{where} help"),
                 instrument=inst,
             )
         )
 
     for stage in flow.stages:
-        stage_conds: Conditions = (compile_condition(stage.when),) if stage.when else ()
+        where = f"{_name(flow)}, stage {stage.id}"
+        stage_conds: Conditions = (compile_condition(stage.when, where),) if stage.when else ()
         for item in stage.items:
-            conds = stage_conds + ((compile_condition(item.when),) if item.when else ())
+            where = f"{_name(flow)}, item {item.id}"
+            conds = stage_conds + ((compile_condition(item.when, where),) if item.when else ())
             add(stage, item, conds, None)
             if isinstance(item, TextItem):
                 for probe in item.probes:
                     probe_conds: Conditions = (*conds, ParentAnswered(item.id))
+                    where = f"{_name(flow)}, item {item.id}.{probe.id}"
                     if probe.when:
-                        probe_conds += (compile_condition(probe.when),)
+                        probe_conds += (compile_condition(probe.when, where),)
                     probe_item = TextItem(
                         id=item.id, type="text", prompt=probe.prompt, required=False
                     )
@@ -169,7 +178,7 @@ def compile_flow(
                             item=probe_item,
                             parent=item.id,
                             conditions=probe_conds,
-                            prompt=_renderers(probe.prompt),
+                            prompt=_renderers(probe.prompt, f"{where} prompt"),
                             help={},
                         )
                     )

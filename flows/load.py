@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from flows.expressions import parse_error, references
+from flows.expressions import budget_error, parse_error, references
 from flows.model import ITEM_TYPES, RESERVED_STATES, Flow
 from flows.problems import Code, FlowError, Problem
 
@@ -220,6 +220,9 @@ def _check_expressions(data: dict[str, Any], add: Any, order: dict[str, int]) ->
         if error:
             add(Code.EXPRESSION_SYNTAX, loc, detail=error)
             return
+        exhausting = budget_error(source, template=template)
+        if exhausting:
+            add(Code.EXPRESSION_BUDGET, loc, detail=exhausting)
         for ref in sorted(references(source, template=template)):
             if ref not in order:
                 add(Code.UNKNOWN_REFERENCE, loc, ref=ref)

@@ -47,6 +47,10 @@ class Code(Enum):
         "rename the item: new, review, completed, paused and cancelled are session states",
     )
     EXPRESSION_SYNTAX = ("this expression does not parse: {detail}", "check brackets and quotes")
+    EXPRESSION_BUDGET = (
+        "this expression goes over the sandbox's budget whatever the answers: {detail}",
+        "a condition or text should compare and quote answers; remove the loop or the large number",
+    )
     UNKNOWN_REFERENCE = (
         "'answers.{ref}' names no item of this flow",
         "check the item id's spelling; items are referred to by their 'id'",
