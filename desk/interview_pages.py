@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import inspect
 import secrets
 import time
 from collections import OrderedDict
@@ -561,8 +562,9 @@ def flash_for(posted: Posted, person_id: int, lang: str) -> Flash:
 # -- the worker's desk -----------------------------------------------------------------------
 
 
-SignedIn = Callable[[Request], Awaitable[int | None]]
+SignedIn = Callable[[Request], "int | Awaitable[int | None] | None"]
 Fields = Callable[[Request], Mapping[str, str]]
+CheckedForm = Callable[[Request], Awaitable[FormData]]
 
 
 def _no_fields(request: Request) -> Mapping[str, str]:
@@ -792,11 +794,14 @@ def routes(
     signed_in: SignedIn,
     interviews: Interviews | None = None,
     hidden_fields: Fields = _no_fields,
+    checked_form: CheckedForm | None = None,
     done_url: Callable[[str, str], str] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[BaseRoute]:
     """The worker's interview pages, each behind ``signed_in(request)`` (the signed-in
-    person's id, or None: then the page answers 404 like any page one may not see)."""
+    person's id, or None: then the page answers 404 like any page one may not see).
+    ``checked_form(request)`` reads a POST's form once its CSRF token is checked (the
+    desk's; it raises to refuse); ``hidden_fields`` puts that token in every form."""
     pages = WorkerInterviews(
         store_runner,
         registry,
@@ -807,10 +812,11 @@ def routes(
     )
 
     def guarded(
-        handler: Callable[[Request, int], Awaitable[Response]],
+        handler: Callable[[Request, int, Form | FormData | None], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            person_id = await signed_in(request)
+            who = signed_in(request)
+            person_id = await who if inspect.isawaitable(who) else who
             if person_id is None:
                 return render_page(
                     "message.html.j2",
@@ -826,14 +832,20 @@ def routes(
                     },
                     404,
                 )
-            return await handler(request, person_id)
+            form = None
+            if request.method == "POST" and checked_form is not None:
+                form = await checked_form(request)
+            return await handler(request, person_id, form)
 
         return endpoint
+
+    async def page(request: Request, person_id: int, form: Form | FormData | None) -> Response:
+        return await pages.page(request, person_id)
 
     path = "/cases/{code}/interview/{flow}"
     return [
         *asset_routes(),
-        Route(path, guarded(pages.page), methods=["GET"], name="interview_page"),
+        Route(path, guarded(page), methods=["GET"], name="interview_page"),
         Route(path, guarded(pages.post), methods=["POST"], name="interview_post"),
         Route(path + "/start", guarded(pages.start), methods=["POST"], name="interview_start"),
     ]

@@ -114,11 +114,20 @@ def test_every_form_carries_the_desks_hidden_fields(web):
             assert ("csrf", "test-token") in form.fields, form.action
 
 
+def test_a_form_without_the_desks_csrf_token_is_refused_and_changes_nothing(web):
+    page = web.get("/cases/LBC-07/interview/session_record").press("Start")
+    form, button = page.find("Next")
+    data = [(k, v) for k, v in page.data(form, button, text="4") if k != "csrf"]
+    assert web.post(data, form.action).status == 403
+    assert web.db(lambda store: store.answer_history(page.field("session"))) == []
+
+
 def test_a_worker_not_on_the_case_gets_a_missing_page_and_nothing_starts(web):
     web.person = web.ids["chen"]
     assert web.get("/cases/LBC-07/interview/session_record").status == 404
     response = web.client.post(
         "/cases/LBC-07/interview/session_record/start",
+        data={"csrf": "test-token"},
         headers={"x-test-person": str(web.ids["chen"])},
     )
     assert response.status_code == 404

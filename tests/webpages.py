@@ -19,6 +19,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
@@ -226,11 +228,19 @@ class Web:
         self.registry = registry or FlowRegistry()
         self.runner = StoreThread(lambda: Store.open(db_path))
 
-        async def signed_in(request: Request) -> int | None:
+        def signed_in(request: Request) -> int | None:
             who = request.headers.get("x-test-person", "")
             return int(who) if who.isdecimal() else None
 
         self.csrf = {"csrf": "test-token"}
+
+        async def checked_form(request: Request) -> FormData:
+            """As the desk does: the form, once its CSRF token is checked."""
+            form = await request.form()
+            if form.get("csrf") != "test-token":
+                raise HTTPException(403, "CSRF")
+            return form
+
         app = Starlette(
             routes=[
                 *respond.routes(self.runner, self.registry, clock=clock),
@@ -239,6 +249,7 @@ class Web:
                     self.registry,
                     signed_in=signed_in,
                     hidden_fields=lambda request: self.csrf,
+                    checked_form=checked_form,
                     clock=clock,
                 ),
             ]
