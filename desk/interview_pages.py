@@ -259,29 +259,30 @@ def reply_from_form(engine: Engine, session: Session, form: Form) -> Reply | Non
         return Reply(choice=form.get("text"), token=token)
     if kind in ("keep", "continue"):
         return Reply(choice="", token=token)
-    if kind == "date" and arg in ("today", "yesterday"):
-        return Reply(choice=arg, token=token)
-    if kind == "quick" and arg.isdecimal():
+    if kind == "date" and arg.isdecimal() and len(arg) < 3:
         prompt = engine.prompt(session)
-        quick = _quick_dates(prompt) if prompt is not None else []
+        days = _date_buttons(prompt, session.lang) if prompt is not None else []
         index = int(arg)
-        return Reply(choice=quick[index][0], token=token) if index < len(quick) else None
+        return Reply(choice=days[index][0], token=token) if index < len(days) else None
     if kind in ("back", "skip", "pause", "review"):
         return Reply(text=f"/{kind}", token=token)
     return None
 
 
-def _quick_dates(prompt: Prompt) -> list[tuple[str, str]]:
-    """Extra date buttons a prompt may offer (``quick_dates``: values, or value and label
-    pairs), beyond Today and Yesterday."""
-    raw = getattr(prompt, "quick_dates", None) or ()
+def _date_buttons(prompt: Prompt, lang: str) -> list[tuple[str, str]]:
+    """The days a date question offers as one tap, as (what to send, label): the prompt's
+    own ``quick_dates`` where the engine gives them (no Yesterday for a deadline, Tomorrow
+    where the future is allowed), else Today and Yesterday, as Telegram offers."""
+    given = getattr(prompt, "quick_dates", None)
+    if given is None:
+        return [("today", ui("today", lang)), ("yesterday", ui("yesterday", lang))]
     out: list[tuple[str, str]] = []
-    for entry in raw:
+    for entry in given:
         if isinstance(entry, str):
             out.append((entry, entry))
         elif isinstance(entry, Sequence) and len(entry) == 2:
             out.append((str(entry[0]), str(entry[1])))
-    return [pair for pair in out if pair[0].casefold() not in ("today", "yesterday")]
+    return out
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -417,11 +418,8 @@ def question_view(
     elif prompt.type == "date":
         view.input = "date"
         view.dates = [
-            Choice("date:today", ui("today", lang)),
-            Choice("date:yesterday", ui("yesterday", lang)),
-        ]
-        view.dates += [
-            Choice(f"quick:{i}", label) for i, (_v, label) in enumerate(_quick_dates(prompt))
+            Choice(f"date:{i}", label)
+            for i, (_day, label) in enumerate(_date_buttons(prompt, lang))
         ]
     elif prompt.type == "number":
         view.input = "number"

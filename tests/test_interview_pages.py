@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -16,9 +17,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from casework.interviews import Interviews
-from desk.interview_pages import WorkerInterviews
-from flows.engine import Reply
+from desk.interview_pages import Form, WorkerInterviews, question_view, reply_from_form
+from flows.engine import Prompt, Reply
 from flows.registry import FlowRegistry
+from tests.conftest import flow_yaml, make_engine
 from tests.webpages import Clock, Page, Web
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
@@ -53,8 +55,8 @@ def answer_page(page: Page) -> Page:
     if "done" in dos:
         first = next(f for f in page.forms if f.checkboxes)
         return page.press("Done ✔", tick=(first.checkboxes[0][2],))
-    if "date:today" in dos:
-        return page.press_value("date:today")
+    if "date:0" in dos:
+        return page.press_value("date:0")
     if "choice:0" in dos:
         return page.press_value("choice:0")
     if page.field("text") is not None:
@@ -247,7 +249,7 @@ def test_a_completed_interview_goes_where_the_desk_says(tmp_path):
 def _any_answer(page: Page) -> tuple[str, dict[str, list[str]]]:
     """The action and fields of some answer to the page, as a dict for httpx."""
     chosen = None
-    for wanted in ("submit", "continue", "date:today", "choice:0", "done", "answer"):
+    for wanted in ("submit", "continue", "date:0", "choice:0", "done", "answer"):
         for form in page.forms:
             for button in form.buttons:
                 if button.value == wanted:
@@ -266,3 +268,41 @@ def _any_answer(page: Page) -> tuple[str, dict[str, list[str]]]:
     ):
         data.setdefault(key, []).append(value)
     return form.action, data
+
+
+# -- the date buttons a prompt asks for -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromptWithDays(Prompt):
+    """A prompt as the engine gives it once it offers its own one-tap days."""
+
+    quick_dates: tuple[tuple[str, str], ...] = ()
+
+
+def test_a_date_question_offers_the_days_its_prompt_gives_and_reads_them_back(monkeypatch):
+    engine = make_engine(
+        flow_yaml(
+            """
+            - id: due
+              type: date
+              validation: {not_future: false}
+              prompt: {en: "Due when?"}
+            """
+        )
+    )
+    session = engine.new_session("s", "en")
+    engine.start(session)
+    plain = engine.prompt(session)
+    assert plain is not None
+    view = question_view(engine, session, plain, "stamp")
+    assert [(c.do, c.label) for c in view.dates] == [("date:0", "Today"), ("date:1", "Yesterday")]
+
+    offered = (("today", "Today"), ("tomorrow", "Tomorrow"))
+    given = PromptWithDays(**{f: getattr(plain, f) for f in plain.__slots__}, quick_dates=offered)
+    view = question_view(engine, session, given, "stamp")
+    assert [(c.do, c.label) for c in view.dates] == [("date:0", "Today"), ("date:1", "Tomorrow")]
+    monkeypatch.setattr(engine, "prompt", lambda s: given)
+    form = Form([("q", "due"), ("do", "date:1")])
+    assert reply_from_form(engine, session, form) == Reply(choice="tomorrow", token="due")
+    assert reply_from_form(engine, session, Form([("q", "due"), ("do", "date:2")])) is None
