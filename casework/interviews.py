@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from casework import policy
 from flows.engine import Engine, Reply, Session, Turn
@@ -75,12 +77,21 @@ class Opened:
 class Interviews:
     """Opens and continues sessions; keeps open sessions in memory, SQLite is the truth."""
 
-    def __init__(self, store: Store, registry: FlowRegistry) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: FlowRegistry,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
+        self.clock = clock  # None: the engine's own clock
         # id → session, case, respondent, and the session's updated_at when it was cached:
         # another channel or process may carry the session on, and then the copy is stale.
         self._open: dict[str, tuple[Session, int, int, str | None]] = {}
+
+    def now(self) -> datetime | None:
+        return self.clock() if self.clock is not None else None
 
     def _keep(self, session: Session, case_id: int, person_id: int) -> None:
         stamp = self.store.session_stamp(session.id)
@@ -116,7 +127,7 @@ class Interviews:
             # Whichever channel it started on: a session resumes wherever its person is.
             session = self.store.load_session(existing, case.facts)
             engine = self.engine_for(session)
-            turn = engine.resume(session)
+            turn = engine.resume(session, self.now())
             with self.store.atomic():
                 self.store.apply(session, turn, person_id, case.id)
                 self.store.set_last_channel(session.id, channel)
@@ -126,7 +137,7 @@ class Interviews:
         self.store.remember_flow(flow.id, flow.version, loaded.source)
         previous = self.store.previous_answers(case.id, flow.id, person_id)
         session = engine.new_session(str(uuid.uuid4()), lang, case.facts, previous)
-        turn = engine.start(session)
+        turn = engine.start(session, self.now())
         with self.store.atomic():
             self.store.create_session(
                 session,
@@ -166,10 +177,12 @@ class Interviews:
         (when given) is remembered as the one that shows the session's next question."""
         session, case_id = self.session(session_id, person_id)
         engine = self.engine_for(session)
-        turn = engine.handle(session, reply)
+        turn = engine.handle(session, reply, self.now())
         try:
             with self.store.atomic():
                 self.store.apply(session, turn, person_id, case_id)
+                if turn.flags_raised or turn.flags_withdrawn:
+                    turn.notices += self._flags_raised(session, case_id, engine, turn)
                 if channel is not None:
                     self.store.set_last_channel(session_id, channel)
         except Exception:
@@ -193,3 +206,20 @@ class Interviews:
             self.store.set_session_language(session_id, lang)
             session.lang = lang
         return True
+
+    def _flags_raised(
+        self, session: Session, case_id: int, engine: Engine, turn: Turn
+    ) -> list[str]:
+        """What a turn's flags owe the case's workers (queued in the turn's transaction),
+        and what the respondent is shown now (the organisation's safety message)."""
+        from casework.flags import on_turn
+
+        return on_turn(
+            self.store,
+            session_id=session.id,
+            case_id=case_id,
+            turn=turn,
+            respondent_lang=session.lang,
+            respondent_is_worker=engine.flow.respondent == "worker",
+            now=self.now() or datetime.now(UTC),
+        )

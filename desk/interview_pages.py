@@ -42,7 +42,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import templates as templates_package
-from casework import alerts
 from casework import cases as case_actions
 from casework.errors import NotFound
 from casework.interviews import InterviewError, Interviews, NotOnCase
@@ -510,7 +509,7 @@ def post_answer(
     flow_id: str | None = None,
 ) -> Posted:
     """Apply a posted form to the person's session, if the page it came from is current:
-    the reply, the alerts a flagged answer owes the case's workers and a completed
+    the reply (with the alerts a flagged answer owes the case's workers) and a completed
     check-in's record, in one transaction. Raises ``Gone`` for a session that is not the
     person's on this case (or not of ``flow_id``, when given)."""
     store = interviews.store
@@ -532,8 +531,8 @@ def post_answer(
     if reply is None:
         return Posted(session_id, stale=True)
     with store.atomic():
+        # Flags raised by the answer queue their alerts inside reply(), as on Telegram.
         turn = interviews.reply(session_id, person_id, reply, CHANNEL)
-        alerts.flag_alerts(store, session, case_id, turn)
         if turn.status == "completed":
             Schedules(store).session_completed(session_id, now)
     kept = form.get("text") if turn.error and form.get("do") == "answer" else None

@@ -85,6 +85,26 @@ class Code(Enum):
         "add 'items:' or 'instrument:' to the stage",
     )
     BAD_PATTERN = ("the pattern does not compile: {detail}", "write a Python regular expression")
+    BAD_SEVERITY = (
+        "'{value}' is not a flag severity",
+        "use info (daily digest), attention (at once, not in quiet hours) or urgent (at once)",
+    )
+    FLAG_WITHOUT_CONDITION = (
+        "this flag on an item has no 'when'",
+        'add a condition such as when: "answers.{item}", or put the flag on an option',
+    )
+    DUPLICATE_FLAG = (
+        "the flag id '{id}' is used twice (first on line {first_line})",
+        "give each flag its own 'id:'",
+    )
+    FLAG_ON_NOTE = (
+        "a note has no answer, so its flag could never be raised",
+        "put the flag on the question whose answer calls for action",
+    )
+    FOLLOWUP_ITEM = (
+        "'{field}: {ref}' must name a {kind} item of this flow",
+        "name the id of the {kind} item that holds it",
+    )
 
     @property
     def template(self) -> str:

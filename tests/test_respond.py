@@ -527,11 +527,9 @@ def test_a_flagged_answer_alerts_the_case_worker_as_on_telegram(site):
             DUE - timedelta(days=3),
         )
         case = store.case(site.case)
-        return client.person_id, weblinks.create(
-            store, site.worker, case, client.person_id, DUE
-        ).token
+        return worker_tg, weblinks.create(store, site.worker, case, client.person_id, DUE).token
 
-    _client, link = site.web.db(scales)
+    worker_tg, link = site.web.db(scales)
     page = site.web.get(f"/r/{link}").press("Start").press("Continue ▶")
     for _ in range(5):
         page = page.press_value("choice:3")  # WHO-5
@@ -545,14 +543,18 @@ def test_a_flagged_answer_alerts_the_case_worker_as_on_telegram(site):
             for r in store.unsent_messages()
         ]
 
+    # The respondent sees the safety message at once, as on Telegram...
+    assert any("110" in n and "120" in n for n in page.notices), page.notices
+    # ...and each worker on the case is owed the alert, in their own language.
     messages = site.web.db(owed)
-    assert len(messages) == 2  # one for each worker on the case
-    assert all(kind == "flag" for _p, _t, kind in messages)
-    texts = {text for _p, text, _k in messages}
-    assert any(t.startswith("⚠️ Case LBC-07: Item 9") for t in texts)
-    assert any(t.startswith("⚠️ 个案 LBC-07：") for t in texts)
-    alerts = [r for r in site.audit() if r["action"] == "flag.alert"]
-    assert len(alerts) == 2 and all(json.loads(r["detail"])["flags"] for r in alerts)
+    assert sorted(person for person, _t, _k in messages) == sorted([site.worker, worker_tg])
+    assert {kind for _p, _t, kind in messages} == {"flag"}
+    assert {text.split("\n")[0] for _p, text, _k in messages} == {
+        "⚠️ URGENT · Case LBC-07 · flag #1",
+        "⚠️ 紧急 · 个案 LBC-07 · 警示 #1",
+    }
+    (alert,) = [r for r in site.audit() if r["action"] == "flag.alert"]
+    assert json.loads(alert["detail"])["severity"] == "urgent"
 
 
 def test_views_and_answers_are_audited_and_no_audit_row_holds_the_token(site):

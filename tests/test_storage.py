@@ -38,6 +38,7 @@ def test_migrations_are_recorded_and_applying_again_changes_nothing(tmp_path):
         "m002_signoff_invites_updates",
         "m004_schedules",
         "m005_update_failures",
+        "m007_flags_followups",
         "m010_web_links",
     ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -71,7 +72,7 @@ def test_a_session_round_trips_with_answers_per_stage(store, interviews, case, w
     info = store.session_info(sid)
     assert (info.flow_id, info.flow_version, info.channel, info.phase) == (
         "child_checkin",
-        1,
+        2,
         "terminal",
         "ongoing",
     )
@@ -187,6 +188,7 @@ def test_a_migration_that_fails_half_way_leaves_no_half_schema(tmp_path, monkeyp
         "m002_signoff_invites_updates",
         "m004_schedules",
         "m005_update_failures",
+        "m007_flags_followups",
         "m010_web_links",
     ]
     assert calls["n"] > 0
