@@ -572,10 +572,11 @@ def _no_fields(request: Request) -> Mapping[str, str]:
 class _Shared:
     registry: FlowRegistry
     interviews: Interviews | None = None
+    clock: Callable[[], datetime] | None = None
 
     def get(self, store: Store) -> Interviews:
         if self.interviews is None or self.interviews.store is not store:
-            self.interviews = Interviews(store, self.registry)
+            self.interviews = Interviews(store, self.registry, self.clock)
         return self.interviews
 
 
@@ -601,7 +602,7 @@ class WorkerInterviews:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.runner = runner
-        self.shared = _Shared(registry, interviews)
+        self.shared = _Shared(registry, interviews, clock)
         self.hidden_fields = hidden_fields
         self.done_url = done_url
         self.case_url = case_url

@@ -152,7 +152,7 @@ class RespondentPages:
 
     def interviews(self, store: Store) -> Interviews:
         if self._interviews is None or self._interviews.store is not store:
-            self._interviews = Interviews(store, self.registry)
+            self._interviews = Interviews(store, self.registry, self.clock)
         return self._interviews
 
     @staticmethod
