@@ -33,7 +33,7 @@ from casework import records as record_actions
 from casework import schedules as schedule_actions
 from casework.errors import CaseworkError, Invalid, NotAllowed, NotFound
 from casework.interviews import InterviewError, Interviews
-from flows.answers import options
+from flows.answers import QUICK_DATES, options
 from flows.compile import REVIEW
 from flows.engine import Engine, Prompt, Reply, Session, Turn, Voice
 from flows.messages import COMMAND_HELP
@@ -282,10 +282,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "/checkin 回答本周的问题\n/note 给社工留言\n/language 更换语言",
     },
     "help_interview": {
-        "en": "During questions: /back previous · /skip skip · /pause stop for now · "
-        "/resume carry on · /cancel stop · /review check answers",
-        "zh": "答题时：/back 上一题 · /skip 跳过 · /pause 暂停 · /resume 继续 · "
-        "/cancel 这次先不填 · /review 核对回答",
+        "en": "During questions you can send these words on their own (or the commands): "
+        "back (/back) previous question · skip (/skip) · pause (/pause) stop for now · "
+        "resume (/resume) carry on · cancel (/cancel) stop · review (/review) check answers · "
+        "help: how to answer this question. To answer with one of these words, write a few more.",
+        "zh": "答题时，可以直接发这些词（或对应的命令）：返回（/back）回到上一题 · 跳过（/skip） · "
+        "暂停（/pause） · 继续（/resume） · 取消（/cancel）这次先不填 · "
+        "核对（/review）看看填过的回答 · 帮助：说说这道题怎么答。"
+        "如果回答正好是其中一个词，请多写几个字。",
     },
     "usage_schedule": {
         "en": "Use: /schedule CASE FLOW, for example /schedule C-0001 child_checkin",
@@ -349,8 +353,6 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "keep": {"en": "✓ Keep: {value}", "zh": "✓ 保持：{value}"},
     "same": {"en": "↩ Same as last time: {value}", "zh": "↩ 和上次一样：{value}"},
-    "today": {"en": "Today", "zh": "今天"},
-    "yesterday": {"en": "Yesterday", "zh": "昨天"},
     "done": {"en": "Done ✔", "zh": "选好了 ✔"},
     "back": {"en": "⬅ Back", "zh": "⬅ 上一题"},
     "skip": {"en": "Skip ➡", "zh": "跳过 ➡"},
@@ -1104,7 +1106,7 @@ class TelegramService:
         prompt = engine.prompt(session)
         if prompt is None or inc.message_id is None or not 0 <= option < len(prompt.options):
             return []
-        checked = set(inc.checked) ^ {option}
+        checked = prompt.toggled(set(inc.checked), option)
         number = self.store.session_number(session.id)
         keyboard = _keyboard(number, prompt, engine, session.lang, checked)
         message = _question_text(prompt, session.lang)
@@ -1212,7 +1214,7 @@ def _button_reply(
         values = [value for value, _ in options(question.item, "en")]
         chosen = [values[i] for i in sorted(checked) if 0 <= i < len(values)]
         return Reply(choice=chosen, token=token) if chosen else Reply(text="", token=token)
-    if kind == "t" and arg in ("today", "yesterday"):
+    if kind == "t" and arg in QUICK_DATES:
         return Reply(choice=arg, token=token)
     if kind == "k":
         return Reply(text="", token=token)
@@ -1299,13 +1301,8 @@ def _keyboard(
             (Button(_truncate(label, 60), data("o", i)),)
             for i, (_v, label) in enumerate(prompt.options)
         ]
-    elif prompt.type == "date":
-        rows.append(
-            (
-                Button(text("today", lang), data("t", "today")),
-                Button(text("yesterday", lang), data("t", "yesterday")),
-            )
-        )
+    elif prompt.quick_dates:
+        rows.append(tuple(Button(label, data("t", day)) for day, label in prompt.quick_dates))
     nav = []
     if "back" in prompt.commands:
         nav.append(Button(text("back", lang), data("b")))

@@ -5,6 +5,10 @@ template or for ``json.dumps``. Texts come from what was stored: answers as the 
 saw them (``display``), scores as computed then (``result``), and question labels and stage
 titles from the flow version the session used (rebuilt from the text stored with it), so a
 record reads the same after the flow file has moved on. Nothing here runs an interview.
+
+An answer is shown in the record's language: its stored value is read again through that flow
+version ("是" in a Chinese session reads "Yes" in an English record, an option its English
+label), and the wording the respondent saw stays in ``Answer.given``.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from flows import answers as answer_types
 from flows.comparison import Administration, compare
 from flows.compile import Question
 from flows.engine import Engine
 from flows.instruments import Instrument, InstrumentError, load_instrument
-from flows.model import NoteItem
+from flows.model import ChoiceItem, MultiItem, NoteItem
 from flows.registry import FlowRegistry
 from flows.scoring import RCI_THRESHOLD
 from storage.records import Records
@@ -112,6 +117,9 @@ class Answer:
     amended_by: str | None = None
     voice: Voice | None = None
     probes: list[Answer] = field(default_factory=list)
+    given: str = ""
+    """The answer as the respondent saw it, in the session's language (``answer`` is in the
+    record's language)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,12 +531,13 @@ class Views:
             return Answer(
                 question_id=row["question_id"],
                 label=text,
-                answer=row["display"] or "",
+                answer=self.shown(engine, row, lang),
                 status=row["status"],
                 revision=revision,
                 revised=revision > 1,
                 amended_by=amended_by(row),
                 voice=voice,
+                given=row["display"] or "",
             )
 
         if engine is None:
@@ -540,7 +549,7 @@ class Views:
         values = {qid: _loads(row["value"]) for qid, row in live.items()}
         context = {
             "answers": {k: v for k, v in values.items() if live[k]["status"] == "answered"},
-            "labels": {k: row["display"] or "" for k, row in live.items()},
+            "labels": {k: self.shown(engine, row, lang) for k, row in live.items()},
             "case": dict(facts),
             "last": {},
         }
@@ -565,6 +574,26 @@ class Views:
         if strays:
             out.append(Stage("", label("other_answers", lang), strays))
         return out
+
+    @staticmethod
+    def shown(engine: Engine | None, row: Mapping[str, Any], lang: str) -> str:
+        """A stored answer as the reader of a record in ``lang`` reads it.
+
+        Its value is read again through the flow version it answered: option labels,
+        Yes/No, units and "(skipped)" come out in ``lang``. What the flow cannot read (its
+        text is gone, an option value it does not have) is shown as the respondent saw it."""
+        given = str(row["display"] or "")
+        question = engine.compiled.by_id.get(row["question_id"]) if engine else None
+        if question is None or row["status"] == "withdrawn":
+            return given
+        value = _loads(row["value"]) if row["status"] == "answered" else None
+        item = question.item
+        if isinstance(item, ChoiceItem | MultiItem) and value is not None:
+            known = {str(o.value) for o in item.options}
+            values = value if isinstance(value, list) else [value]
+            if not all(str(v) in known for v in values):
+                return given
+        return answer_types.display(item, value, lang)
 
     @staticmethod
     def _label(q: Question, lang: str, context: Mapping[str, Any]) -> str:
@@ -813,7 +842,7 @@ class Views:
             if stored is not None
             else [f for s in scores for f in s.flags if f.severity in ALERT]
         )
-        changes = self._changes(row, history, labels, lang)
+        changes = self._changes(row, history, labels, lang, engine)
         signed = None
         if row["signed_at"]:
             signer = self.person(row["signed_by"], row["signer_name"], row["signer_role"], lang)
@@ -858,6 +887,7 @@ class Views:
         history: list[dict[str, Any]],
         labels: Mapping[str, str],
         lang: str,
+        engine: Engine | None = None,
     ) -> list[Change]:
         """Every answer written after the interview ended, with what it replaced."""
         completed_at = session["completed_at"]
@@ -874,8 +904,8 @@ class Views:
                         at=self.moment(row["answered_at"], lang),
                         question_id=qid,
                         label=labels.get(qid, qid),
-                        before=(before["display"] or "") if before else None,
-                        after=row["display"] or "",
+                        before=self.shown(engine, before, lang) if before else None,
+                        after=self.shown(engine, row, lang),
                         by=str(row.get("changed_by_name") or row.get("changed_by") or "?"),
                         reason=row["reason"],
                         after_signoff=bool(session["signed_at"])
@@ -949,10 +979,11 @@ class Views:
     ) -> Note:
         """An informal-contact note: when, how and with whom, what was said, all answers."""
         answers = {a["question_id"]: a for a in current if a["status"] == "answered"}
+        engine = self.engine(session["flow_id"], session["flow_version"])
 
         def shown(qid: str) -> str | None:
             row = answers.get(qid)
-            return (row["display"] or None) if row else None
+            return (self.shown(engine, row, lang) or None) if row else None
 
         with_whom = shown("contact_with_other") or shown("contact_with")
         headline = " · ".join(t for t in (shown("channel"), with_whom) if t)

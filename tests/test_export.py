@@ -76,7 +76,7 @@ def test_answers_are_one_row_per_answer_with_its_latest_revision(filled, tmp_pat
     assert (mood["case"], mood["flow"], mood["flow_version"], mood["phase"], mood["stage"]) == (
         "LBC-07",
         "child_checkin",
-        "2",
+        "3",
         "ongoing",
         "mood",
     )

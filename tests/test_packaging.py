@@ -116,5 +116,5 @@ def test_run_without_a_token_runs_the_child_checkin_in_the_terminal(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "Weekly check-in about the child" in result.stdout
-    assert "[2/5]" in result.stdout
+    assert "[2/9]" in result.stdout
     assert (tmp_path / "run.db").exists()

@@ -72,7 +72,7 @@ def test_a_session_round_trips_with_answers_per_stage(store, interviews, case, w
     info = store.session_info(sid)
     assert (info.flow_id, info.flow_version, info.channel, info.phase) == (
         "child_checkin",
-        2,
+        3,
         "terminal",
         "ongoing",
     )
@@ -117,7 +117,7 @@ def test_running_again_resumes_the_unfinished_session(store, interviews, case, w
     assert again.resumed
     assert again.session.id == first.session.id
     assert again.turn.prompt.token == "expression"
-    assert again.turn.notices[0].startswith("Welcome back. You were at question 2 of 5")
+    assert again.turn.notices[0].startswith("Welcome back. You were at question 2 of 9")
 
 
 def test_last_completed_session_feeds_carry_forward(store, interviews, case, worker):
