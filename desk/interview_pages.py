@@ -85,7 +85,7 @@ class StoreRunner(Protocol):
 TEXTS: dict[str, dict[str, str]] = {
     "progress": {"en": "Question {position} of {total}", "zh": "第 {position} 题，共 {total} 题"},
     "answer": {"en": "Next ➡", "zh": "下一题 ➡"},
-    "done": {"en": "Done ✔", "zh": "选好了 ✔"},
+    "done": {"en": "Done ✓", "zh": "选好了 ✓"},  # a text tick: it takes the button's colour
     "back": {"en": "⬅ Back", "zh": "⬅ 上一题"},
     "skip": {"en": "Skip ➡", "zh": "跳过 ➡"},
     "pause": {"en": "⏸ Pause", "zh": "⏸ 先暂停"},
@@ -94,8 +94,6 @@ TEXTS: dict[str, dict[str, str]] = {
     "continue": {"en": "Continue ▶", "zh": "继续 ▶"},
     "keep": {"en": "✓ Keep: {value}", "zh": "✓ 保持：{value}"},
     "same": {"en": "↩ Same as last time: {value}", "zh": "↩ 和上次一样：{value}"},
-    "today": {"en": "Today", "zh": "今天"},
-    "yesterday": {"en": "Yesterday", "zh": "昨天"},
     "or_type_date": {"en": "or pick a date:", "zh": "或者选一个日期："},
     "type_here": {"en": "Type your answer here", "zh": "请在这里输入"},
     "review_hint": {
@@ -260,7 +258,7 @@ def reply_from_form(engine: Engine, session: Session, form: Form) -> Reply | Non
         return Reply(choice="", token=token)
     if kind == "date" and arg.isdecimal() and len(arg) < 3:
         prompt = engine.prompt(session)
-        days = _date_buttons(prompt, session.lang) if prompt is not None else []
+        days = _date_buttons(prompt) if prompt is not None else []
         index = int(arg)
         return Reply(choice=days[index][0], token=token) if index < len(days) else None
     if kind in ("back", "skip", "pause", "review"):
@@ -268,20 +266,11 @@ def reply_from_form(engine: Engine, session: Session, form: Form) -> Reply | Non
     return None
 
 
-def _date_buttons(prompt: Prompt, lang: str) -> list[tuple[str, str]]:
-    """The days a date question offers as one tap, as (what to send, label): the prompt's
-    own ``quick_dates`` where the engine gives them (no Yesterday for a deadline, Tomorrow
-    where the future is allowed), else Today and Yesterday, as Telegram offers."""
-    given = getattr(prompt, "quick_dates", None)
-    if given is None:
-        return [("today", ui("today", lang)), ("yesterday", ui("yesterday", lang))]
-    out: list[tuple[str, str]] = []
-    for entry in given:
-        if isinstance(entry, str):
-            out.append((entry, entry))
-        elif isinstance(entry, Sequence) and len(entry) == 2:
-            out.append((str(entry[0]), str(entry[1])))
-    return out
+def _date_buttons(prompt: Prompt) -> list[tuple[str, str]]:
+    """The days a date question offers as one tap, as (what to send, label): the engine's
+    ``quick_dates`` (no Yesterday for a deadline, Tomorrow where the future is allowed),
+    exactly as Telegram's keyboard offers them."""
+    return list(prompt.quick_dates)
 
 
 # -- pages ----------------------------------------------------------------------------------
@@ -417,8 +406,7 @@ def question_view(
     elif prompt.type == "date":
         view.input = "date"
         view.dates = [
-            Choice(f"date:{i}", label)
-            for i, (_day, label) in enumerate(_date_buttons(prompt, lang))
+            Choice(f"date:{i}", label) for i, (_day, label) in enumerate(_date_buttons(prompt))
         ]
     elif prompt.type == "number":
         view.input = "number"

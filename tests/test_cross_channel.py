@@ -8,6 +8,7 @@ their own thread and connection to the same file, as two processes would be.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -53,12 +54,12 @@ def test_a_session_carried_on_by_another_service_is_read_again_not_answered_from
     opened = telegram.open("child_checkin", case, granny, "telegram", lang="en")
     sid = opened.session.id
     telegram.reply(sid, granny, Reply(text="4"), "telegram")  # mood; now at expression
-    web.reply(sid, granny, Reply(choice="told"), "web")  # expression; now at sleep
+    web.reply(sid, granny, Reply(choice=["told"]), "web")  # expression; now at sleep
     turn = telegram.reply(sid, granny, Reply(text="1"), "telegram")  # sleep: well
     assert turn.error is None and turn.prompt is not None
     assert turn.prompt.token == "school_days_missed"
     session = telegram.store.load_session(sid)
-    assert (session.value("expression"), session.value("sleep")) == ("told", "well")
+    assert (session.value("expression"), session.value("sleep")) == (["told"], "well")
     assert [a["revision"] for a in telegram.store.answer_history(sid)] == [1, 1, 1]
 
 
@@ -120,19 +121,19 @@ def test_a_check_in_started_on_telegram_is_carried_on_in_the_browser_and_back(wo
     caregiver.say("/checkin")
     caregiver.tap("🙂")  # mood, on Telegram
     telegram_question = caregiver.inbox[-1]
-    assert "2/5" in telegram_question.text
+    assert telegram_question.text.startswith("2/")
 
     page = web.get(f"/r/{link}")  # the same session, at the same question
-    assert page.progress.startswith("2/5 Question 2 of 5")
-    page = page.press("Cried or got angry")  # expression, in the browser
+    assert re.fullmatch(r"2/(\d+) Question 2 of \1 · Mood", page.progress)
+    page = page.press("Done ✓", tick=("Cried or got angry",))  # expression, in the browser
     page = page.press("Next", text="Her mother did not call")  # what happened
-    assert page.progress == "4/6 Question 4 of 6 · Sleep and school"
+    assert re.fullmatch(r"4/(\d+) Question 4 of \1 · Sleep and school", page.progress)
 
     # Back on Telegram the chat still shows question 2: a typed message meant for it must
     # not answer question 4 ("sleep").
     outs = caregiver.say("1")
     assert texts(outs)[0].startswith("You carried on in the browser")
-    assert "4/6 · Sleep and school" in texts(outs)[1]
+    assert re.match(r"4/\d+ · Sleep and school", texts(outs)[1])
     sid = store.current_session(store.person_by_telegram(CAREGIVER_TG)["id"], "telegram")["id"]
     assert store.load_session(sid).value("sleep") is None
 
@@ -150,7 +151,7 @@ def test_a_check_in_started_on_telegram_is_carried_on_in_the_browser_and_back(wo
     answers = {a["question_id"]: a["value"] for a in store.current_answers(sid)}
     assert answers == {
         "mood": "4",
-        "expression": '"cried"',
+        "expression": '["cried"]',
         "expression_detail": '"Her mother did not call"',
         "sleep": '"some_bad_nights"',
         "school_days_missed": "0",
@@ -162,14 +163,15 @@ def test_a_check_in_started_in_the_browser_is_carried_on_on_telegram(world):
     _store, caregiver, web, link = world
     page = web.get(f"/r/{link}").press("Start")
     page = page.press("😄")
-    assert "2/5" in page.progress
-    outs = caregiver.say("told")  # typed on Telegram, which has shown no question
+    assert page.progress.startswith("2/")
+    outs = caregiver.say("1")  # typed on Telegram, which has shown no question
     assert texts(outs)[0].startswith("You carried on in the browser")
-    assert "2/5 · Mood" in texts(outs)[-1]
-    caregiver.tap("Told someone about it")
-    assert "3/5" in caregiver.inbox[-1].text
+    assert re.match(r"2/\d+ · Mood", texts(outs)[-1])
+    caregiver.say("1")  # now it answers the question Telegram shows: "Told someone"
+    assert caregiver.inbox[-1].text.startswith("3/")
     page = web.get(f"/r/{link}")
-    assert "3/5" in page.progress
+    assert page.progress.startswith("3/")
+    assert page.question == "How has the child slept this week?"
 
 
 def test_a_stale_browser_page_after_an_answer_on_telegram_changes_nothing(world):
@@ -179,7 +181,7 @@ def test_a_stale_browser_page_after_an_answer_on_telegram_changes_nothing(world)
     caregiver.tap("🙂")
     stale = page.press("😢")  # the browser page was showing question 1
     assert stale.notices[0].startswith("That page had moved on")
-    assert "2/5" in stale.progress
+    assert stale.progress.startswith("2/")
     sid = store.current_session(store.person_by_telegram(CAREGIVER_TG)["id"], "telegram")["id"]
     assert [(a["question_id"], a["value"]) for a in store.answer_history(sid)] == [("mood", "4")]
 
@@ -190,8 +192,8 @@ def test_paused_in_the_browser_resumed_on_telegram(world):
     page = page.press("Pause")
     assert page.notices[-1].startswith("Paused. Your answers are saved.")
     outs = caregiver.say("/resume")
-    assert texts(outs)[0].startswith("Welcome back. You were at question 2 of 5")
-    assert isinstance(outs[-1], Send) and "2/5" in outs[-1].text
+    assert texts(outs)[0].startswith("Welcome back. You were at question 2 of ")
+    assert isinstance(outs[-1], Send) and outs[-1].text.startswith("2/")
 
 
 def test_paused_on_telegram_resumed_in_the_browser(world):
@@ -202,5 +204,5 @@ def test_paused_on_telegram_resumed_in_the_browser(world):
     page = web.get(f"/r/{link}")
     assert "Not finished yet:" in page.text
     page = page.press("Carry on")
-    assert page.notices[0].startswith("Welcome back. You were at question 2 of 5")
-    assert "2/5" in page.progress
+    assert page.notices[0].startswith("Welcome back. You were at question 2 of ")
+    assert page.progress.startswith("2/")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -18,7 +17,7 @@ from starlette.testclient import TestClient
 
 from casework.interviews import Interviews
 from desk.interview_pages import Form, WorkerInterviews, question_view, reply_from_form
-from flows.engine import Prompt, Reply
+from flows.engine import Reply
 from flows.registry import FlowRegistry
 from tests.conftest import flow_yaml, make_engine
 from tests.webpages import Clock, Page, Web
@@ -54,7 +53,7 @@ def answer_page(page: Page) -> Page:
         return page.press_value("continue")
     if "done" in dos:
         first = next(f for f in page.forms if f.checkboxes)
-        return page.press("Done ✔", tick=(first.checkboxes[0][2],))
+        return page.press("Done ✓", tick=(first.checkboxes[0][2],))
     if "date:0" in dos:
         return page.press_value("date:0")
     if "choice:0" in dos:
@@ -273,36 +272,36 @@ def _any_answer(page: Page) -> tuple[str, dict[str, list[str]]]:
 # -- the date buttons a prompt asks for -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PromptWithDays(Prompt):
-    """A prompt as the engine gives it once it offers its own one-tap days."""
-
-    quick_dates: tuple[tuple[str, str], ...] = ()
-
-
-def test_a_date_question_offers_the_days_its_prompt_gives_and_reads_them_back(monkeypatch):
+@pytest.mark.parametrize(
+    ("validation", "offered"),
+    [
+        ("{}", [("date:0", "Today"), ("date:1", "Yesterday")]),
+        (
+            "{not_future: false}",
+            [("date:0", "Yesterday"), ("date:1", "Today"), ("date:2", "Tomorrow")],
+        ),
+    ],
+)
+def test_a_date_question_offers_the_days_its_prompt_gives_and_reads_them_back(validation, offered):
     engine = make_engine(
         flow_yaml(
-            """
+            f"""
             - id: due
               type: date
-              validation: {not_future: false}
-              prompt: {en: "Due when?"}
+              validation: {validation}
+              prompt: {{en: "Due when?"}}
             """
         )
     )
     session = engine.new_session("s", "en")
     engine.start(session)
-    plain = engine.prompt(session)
-    assert plain is not None
-    view = question_view(engine, session, plain, "stamp")
-    assert [(c.do, c.label) for c in view.dates] == [("date:0", "Today"), ("date:1", "Yesterday")]
-
-    offered = (("today", "Today"), ("tomorrow", "Tomorrow"))
-    given = PromptWithDays(**{f: getattr(plain, f) for f in plain.__slots__}, quick_dates=offered)
-    view = question_view(engine, session, given, "stamp")
-    assert [(c.do, c.label) for c in view.dates] == [("date:0", "Today"), ("date:1", "Tomorrow")]
-    monkeypatch.setattr(engine, "prompt", lambda s: given)
-    form = Form([("q", "due"), ("do", "date:1")])
-    assert reply_from_form(engine, session, form) == Reply(choice="tomorrow", token="due")
-    assert reply_from_form(engine, session, Form([("q", "due"), ("do", "date:2")])) is None
+    prompt = engine.prompt(session)
+    assert prompt is not None
+    view = question_view(engine, session, prompt, "stamp")
+    assert [(c.do, c.label) for c in view.dates] == offered
+    days = [day for day, _label in prompt.quick_dates]
+    for i, day in enumerate(days):
+        form = Form([("q", "due"), ("do", f"date:{i}")])
+        assert reply_from_form(engine, session, form) == Reply(choice=day, token="due")
+    beyond = Form([("q", "due"), ("do", f"date:{len(days)}")])
+    assert reply_from_form(engine, session, beyond) is None

@@ -215,13 +215,16 @@ def test_a_grandmother_answers_her_check_in_on_a_phone_in_chinese(served, phone,
     _shot(phone, "2-faces")
 
     _tap(phone, "//button[@aria-label='🙂']")  # a face
-    assert _question(phone) == "孩子遇到不高兴的事时，是怎么表现的？"
+    assert _question(phone) == "孩子遇到不高兴的事时，是怎么表现的？可以选几个。"
     _tap(phone, _button("上一题"))  # back
     assert _question(phone) == "这一周孩子的心情怎么样？"
     chosen = phone.find_element("css selector", ".options.faces button.chosen")
     assert chosen.get_attribute("aria-label") == "🙂"
     _tap(phone, "//button[@aria-label='😄 很开心']")  # changes her mind
-    _tap(phone, _button("哭或者发脾气"))
+    assert _question(phone) == "孩子遇到不高兴的事时，是怎么表现的？可以选几个。"
+    phone.find_element("xpath", "//label[contains(normalize-space(.), '哭或者发脾气')]").click()
+    _shot(phone, "2b-several")
+    _tap(phone, _button("选好了"))
     assert _question(phone) == "发生了什么事？简单说几句就可以。"
     phone.find_element("css selector", "textarea").send_keys("晚上想妈妈，哭了一会儿")
     _shot(phone, "3-text")
@@ -267,7 +270,7 @@ def test_a_grandmother_answers_her_check_in_on_a_phone_in_chinese(served, phone,
     assert status == "completed"
     assert answers == {
         "mood": 5,
-        "expression": "cried",
+        "expression": ["cried"],
         "expression_detail": "晚上想妈妈，哭了一会儿",
         "sleep": "some_bad_nights",
         "school_days_missed": 0,
