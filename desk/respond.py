@@ -116,6 +116,19 @@ def install_log_redaction(*loggers: str) -> None:
             logger.addFilter(RedactLinks())
 
 
+def cross_site(request: Request) -> bool:
+    """Whether the browser says a POST came from another site (Sec-Fetch-Site), or its
+    Origin names another host. Our pages only post to themselves; a member's link is secret,
+    so this is a second lock, not the first."""
+    site = request.headers.get("sec-fetch-site", "").lower()
+    if site in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("origin", "")
+    if not origin or origin == "null":
+        return False
+    return origin.split("://", 1)[-1].rstrip("/") != request.headers.get("host", "")
+
+
 def _gone_context() -> dict[str, Any]:
     """The page for a link that does not (or no longer) work: both languages, since we do
     not know who is asking."""
@@ -276,6 +289,8 @@ class RespondentPages:
     async def answer(self, request: Request) -> Response:
         """One answer (or back, skip, pause, change, submit) from a question page."""
         token = str(request.path_params["token"])
+        if cross_site(request):
+            return self._refused_anywhere()
         try:
             form = await read_form(request)
         except FormTooLarge:
@@ -302,6 +317,8 @@ class RespondentPages:
         """Open a due check-in (``checkin=<schedule>:<due minute>``) or carry on a paused
         session (``session=<id>``)."""
         token = str(request.path_params["token"])
+        if cross_site(request):
+            return self._refused_anywhere()
         try:
             form = await read_form(request)
         except FormTooLarge:
@@ -334,6 +351,8 @@ class RespondentPages:
     async def language(self, request: Request) -> Response:
         """Switch the member's language, and that of their unfinished sessions here."""
         token = str(request.path_params["token"])
+        if cross_site(request):
+            return self._refused_anywhere()
         try:
             form = await read_form(request)
         except FormTooLarge:
@@ -358,6 +377,13 @@ class RespondentPages:
         if done is not None:
             return render_page(*done)
         return secure(RedirectResponse(weblinks.path_for(token), status_code=303))
+
+    @staticmethod
+    def _refused_anywhere() -> Response:
+        context = _gone_context()
+        context["message"] = f"{t('not_yours', 'zh')}\n{t('not_yours', 'en')}"
+        del context["detail"]
+        return render_page("message.html.j2", context, 403)
 
     def _refused(self, token: str, visitor: weblinks.Visitor) -> tuple[str, dict[str, Any], int]:
         context = self._base(token, visitor.lang, visitor)

@@ -8,6 +8,7 @@ import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 
@@ -486,6 +487,22 @@ def test_a_forged_form_changes_nothing_and_shows_the_current_question(site, chan
     assert answer.status == 200
     assert answer.question == "这一周孩子的心情怎么样？"
     assert answer.notices == ["那一页已经过时了，刚才那一下没有改动什么。现在到这里："]
+    assert site.history() == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"sec-fetch-site": "cross-site"}, {"origin": "https://evil.example"}],
+)
+def test_a_form_posted_from_another_site_is_refused_even_with_the_link(site, headers):
+    page = site.home().press("开始填写")
+    form, button = page.find("🙂")
+    response = site.web.client.post(
+        form.action,
+        content=urlencode(page.data(form, button)),
+        headers={"content-type": "application/x-www-form-urlencoded", **headers},
+    )
+    assert response.status_code == 403
     assert site.history() == []
 
 
