@@ -446,12 +446,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="*", help="flow files (default: the bundled flows)")
     validate.set_defaults(func=cmd_flows_validate)
 
-    from bot import cli_flags, cli_records, cli_scales, cli_schedules
+    from bot import cli_flags, cli_records, cli_scales, cli_schedules, cli_weblinks
 
     cli_scales.register(sub)
     cli_schedules.register(sub)
     cli_records.register(sub)
     cli_flags.register(sub)
+    cli_weblinks.register(sub)
     return parser
 
 

@@ -48,6 +48,9 @@ CHANNEL = "telegram"
 INTERVIEW_COMMANDS = ("back", "skip", "pause", "resume", "cancel", "review", "submit", "edit")
 CASE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,19}$")
 CHECKIN_FLOWS = ("child_checkin", "elder_checkin")
+# Channels whose sessions a person carries on here: one started or last answered in the
+# browser (a member's web link) is theirs to continue on Telegram too.
+CARRIED_ON = ("web",)
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,11 @@ TEXTS: dict[str, dict[str, str]] = {
     "unknown_command": {
         "en": "I don't know /{command}. Send /help to see what I can do.",
         "zh": "没有 /{command} 这个命令。发送 /help 看看可以做什么。",
+    },
+    "carried_on": {
+        "en": "You carried on in the browser, so that message was not taken as an answer. "
+        "This is where you are now:",
+        "zh": "您在网页上接着填过了，所以刚才这条没有算作回答。现在到这一题：",
     },
     "button_dead": {
         "en": "That button no longer works.",
@@ -988,17 +996,43 @@ class TelegramService:
     ) -> list[Out]:
         row = self.store.current_session(pid, CHANNEL)
         if row is None and name == "resume":
-            row = self.store.latest_paused(pid, CHANNEL)
+            row = self.store.latest_paused(pid, (CHANNEL, *CARRIED_ON))
         if row is None:
-            return [self._nothing_open(inc.chat_id, pid, lang)]
+            elsewhere = self.store.current_session(pid, CARRIED_ON)
+            if elsewhere is None:
+                return [self._nothing_open(inc.chat_id, pid, lang)]
+            if name not in ("pause", "cancel"):
+                # /back, /skip, /edit... mean the question this chat showed, which has passed.
+                return self._take_over(inc, pid, lang, str(elsewhere["id"]))
+            row = elsewhere
         command = f"/{name} {arg}".strip()
         return self._reply(inc, pid, str(row["id"]), Reply(text=command), None)
 
     def _answer(self, inc: Incoming, pid: int, lang: str, reply: Reply) -> list[Out]:
         row = self.store.current_session(pid, CHANNEL)
         if row is None:
+            elsewhere = self.store.current_session(pid, CARRIED_ON)
+            if elsewhere is not None:
+                return self._take_over(inc, pid, lang, str(elsewhere["id"]))
             return [self._nothing_open(inc.chat_id, pid, lang)]
         return self._reply(inc, pid, str(row["id"]), reply, None)
+
+    def _take_over(self, inc: Incoming, pid: int, lang: str, session_id: str) -> list[Out]:
+        """A session carried on in the browser since this chat last showed it: the message
+        was written for a question that has passed, so it answers nothing; show where the
+        session is now, and take it back to this chat."""
+        try:
+            session, _case_id = self.interviews.session(session_id, pid)
+        except InterviewError:
+            return [self._nothing_open(inc.chat_id, pid, lang)]
+        engine = self.interviews.engine_for(session)
+        prompt = engine.prompt(session)
+        self.store.set_last_channel(session_id, CHANNEL)
+        outs: list[Out] = [Send(inc.chat_id, text("carried_on", lang))]
+        if prompt is not None:
+            number = self.store.session_number(session_id)
+            outs.append(self._prompt_message(inc.chat_id, number, prompt, engine, session))
+        return outs
 
     def _nothing_open(self, chat: int, pid: int, lang: str) -> Send:
         person = self.store.person(pid)
@@ -1009,7 +1043,7 @@ class TelegramService:
         self, inc: Incoming, pid: int, session_id: str, reply: Reply, tapped: int | None
     ) -> list[Out]:
         try:
-            turn = self.interviews.reply(session_id, pid, reply)
+            turn = self.interviews.reply(session_id, pid, reply, CHANNEL)
         except InterviewError:
             return [Send(inc.chat_id, text("button_dead", self._lang(None, inc)))]
         session, case_id = self.interviews.session(session_id, pid)

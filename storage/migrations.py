@@ -362,3 +362,32 @@ def m008_desk(db: Database) -> None:
     ]
     for statement in statements:
         db.execute(statement)
+
+
+@migrations()
+def m010_web_links(db: Database) -> None:
+    statements = [
+        # A member's personal link to their check-ins in a browser. Only the SHA-256 of the
+        # token is kept (the token is 256 random bits, so a fast hash is enough): a copy of
+        # the database opens nothing, and the link is shown once, when it is made. At most
+        # one live link per member and case; revoking or replacing keeps the row.
+        """CREATE TABLE web_links (
+            id INTEGER PRIMARY KEY,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            created_by INTEGER REFERENCES people(id),
+            created_at TEXT NOT NULL,
+            revoked_by INTEGER REFERENCES people(id),
+            revoked_at TEXT,
+            replaced_by INTEGER REFERENCES web_links(id)
+        )""",
+        "CREATE UNIQUE INDEX web_links_live ON web_links(case_id, person_id)"
+        " WHERE revoked_at IS NULL",
+        # The channel that last showed a session's question, when it is not the one the
+        # session started on (NULL). A session started on Telegram and carried on in the
+        # browser is then not answered by a plain Telegram message meant for an older one.
+        "ALTER TABLE sessions ADD COLUMN last_channel TEXT",
+    ]
+    for statement in statements:
+        db.execute(statement)

@@ -202,6 +202,7 @@ LABELS: dict[str, dict[str, str]] = {
     # channels
     "channel_terminal": {"en": "terminal", "zh": "电脑录入"},
     "channel_telegram": {"en": "Telegram", "zh": "Telegram"},
+    "channel_web": {"en": "web page", "zh": "网页"},
     # roles
     "role_worker": {"en": "worker", "zh": "社工"},
     "role_supervisor": {"en": "supervisor", "zh": "督导"},

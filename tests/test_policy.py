@@ -272,6 +272,7 @@ def _on_the_command_line(world: World, action: str, relation: str, tmp_path) -> 
         "record.sign": ["sign", world.session_id],
         "record.amend": ["amend", world.session_id, "session_number", "3", "--reason", "typo"],
         "scores.view": ["compare", "A-1", "phq9"],
+        "member.link": ["link", "A-1", "--member", f"#{world.ids['client']}", "--replace"],
     }[action]
     code = run_as(relation, cli_module.main, [*argv, "--db", db])
     assert code in (0, 1, 2, 3), code
@@ -288,6 +289,7 @@ CLI_ACTIONS = (
     "record.sign",
     "record.amend",
     "scores.view",
+    "member.link",
 )
 
 
