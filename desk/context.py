@@ -127,7 +127,7 @@ class Desk:
     ) -> Desk:
         registry = registry or FlowRegistry()
         renderer = Renderer(
-            backend.store,
+            backend.reader,  # records are read on the read-only connection
             registry=registry,
             templates=templates,
             tz=tz,
