@@ -156,6 +156,16 @@ class Desk:
             charts=Charts(),
         )
 
+    def warm(self) -> None:
+        """Do before serving what the first pages would otherwise do while people wait:
+        read and compile every flow file (for the forms' lists), compile the templates."""
+        from desk.views import flow_choices
+
+        for lang in i18n.LANGUAGES:
+            flow_choices(self.registry, lang, {"caregiver", "client", "worker", "anyone"})
+        for name in self.env.list_templates(extensions=["j2"]):
+            self.env.get_template(name)
+
     def lang(self, request: Request, actor: Actor | None = None) -> str:
         if actor is not None:
             return actor.lang if actor.lang in i18n.LANGUAGES else "en"
