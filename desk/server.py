@@ -133,6 +133,7 @@ async def _serve(
         bot_username=bot_username,
         templates=templates,
     )
+    await asyncio.to_thread(app.state.desk.warm)
     server = _Server(_config(app, host, port))
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
