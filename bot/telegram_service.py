@@ -28,7 +28,7 @@ from bot.telegram_flags import CALLBACKS as FLAG_CALLBACKS
 from bot.telegram_flags import COMMANDS as FLAG_COMMANDS
 from bot.telegram_flags import FlagsChannel, outbox_keyboard
 from casework import cases as case_actions
-from casework import identity, policy
+from casework import identity, policy, signin
 from casework import records as record_actions
 from casework import schedules as schedule_actions
 from casework.errors import CaseworkError, Invalid, NotAllowed, NotFound
@@ -268,13 +268,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "/schedule CASE FLOW schedule check-ins\n/compliance CASE who answered them\n"
         "/flags [CASE] [all] answers that call for action\n/followups [CASE] tasks to do\n"
         "/digest [HH:MM|off] daily digest\n/quiet [HH:MM-HH:MM|none] quiet hours\n"
-        "/language change language",
+        "/desk a sign-in link to the desk in your browser\n/language change language",
         "zh": "/newcase [编号] [表单] 新建个案\n/cases 我的个案\n/invite 个案 邀请照顾者\n"
         "/interview 个案 表单 开始填写\n/note 个案 记录非正式接触\n"
         "/record 记录编号 获取填写记录\n/scores 个案 查看量表得分\n"
         "/schedule 个案 表单 安排定期小调查\n/compliance 个案 查看填写情况\n"
         "/flags [个案] [all] 需要处理的警示\n/followups [个案] 跟进事项\n"
-        "/digest [时间|off] 每日摘要\n/quiet [时段|none] 免打扰时段\n/language 更换语言",
+        "/digest [时间|off] 每日摘要\n/quiet [时段|none] 免打扰时段\n"
+        "/desk 获取电脑端工作台的登录链接\n/language 更换语言",
+    },
+    "desk_link": {
+        "en": "Your sign-in link to the desk (it works once, for 15 minutes; do not forward "
+        "it):\n{url}",
+        "zh": "您的工作台登录链接（只能用一次，15 分钟内有效，请勿转发）：\n{url}",
+    },
+    "desk_not_set_up": {
+        "en": "The desk's address is not set up yet. Ask your administrator to set "
+        "CASEFLOW_DESK_URL, or for a link from `caseflow desk link`.",
+        "zh": "工作台的网址还没有设置。请联系管理员设置 CASEFLOW_DESK_URL，"
+        "或请管理员用 caseflow desk link 生成登录链接。",
     },
     "help_caregiver": {
         "en": "/checkin answer this week's questions\n/note leave a note for the social worker\n"
@@ -387,6 +399,7 @@ class TelegramService:
         chart_scores: Charter | None = None,
         scheduler: CheckinScheduler | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        desk_url: str | None = None,
     ) -> None:
         self.store = store
         self.interviews = interviews
@@ -395,6 +408,7 @@ class TelegramService:
         self.chart_scores = chart_scores
         self.scheduler = scheduler
         self.clock = clock
+        self.desk_url = desk_url.rstrip("/") if desk_url else None
         self._queued = False
         self._in_flight: set[int] = set()  # outbox rows handed to the sender, not yet marked
         self.flags = FlagsChannel(self)
@@ -511,6 +525,8 @@ class TelegramService:
             return self._checkin(inc, person, pid, lang, None)
         if name == "note":
             return self._note(inc, person, pid, lang, arg)
+        if name == "desk":
+            return self._cmd_desk(inc, person, pid, lang)
         if name in FLAG_COMMANDS:
             if name in ("digest", "quiet") and not self._is_worker(person):
                 # A worker's own times; what flags and follow-ups a person sees is decided
@@ -629,6 +645,17 @@ class TelegramService:
             if not self.store.case_exists(code):
                 return code
             number += 1
+
+    def _cmd_desk(self, inc: Incoming, person: dict[str, Any], pid: int, lang: str) -> list[Out]:
+        """A one-time sign-in link to the desk, for a worker or supervisor."""
+        if not self._is_worker(person):
+            self.store.audit_refusal(pid, "command.desk", "person", pid)
+            return [Send(inc.chat_id, text("not_allowed", lang))]
+        if self.desk_url is None:
+            return [Send(inc.chat_id, text("desk_not_set_up", lang))]
+        token = signin.issue_link(self.store, pid, self.clock(), created_by=pid, via="telegram")
+        url = f"{self.desk_url}/signin/{token}"
+        return [Send(inc.chat_id, text("desk_link", lang, url=url))]
 
     def _cmd_cases(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
         rows = case_actions.cases_where(self.store, pid, "case.view")

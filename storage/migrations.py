@@ -331,6 +331,40 @@ def m007_flags_followups(db: Database) -> None:
 
 
 @migrations()
+def m008_desk(db: Database) -> None:
+    statements = [
+        # One-time sign-in links to the desk. Only a hash of the token is kept, so a copy of
+        # the database cannot sign anyone in; a token works once, within its 15 minutes.
+        """CREATE TABLE desk_signin_tokens (
+            token_hash TEXT PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            created_by INTEGER REFERENCES people(id),
+            created_via TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        )""",
+        # Signed-in browsers. The cookie carries a signed random id; its hash is the key, so
+        # signing out (or an administrator) ends a session whatever the browser still holds.
+        """CREATE TABLE desk_sessions (
+            id_hash TEXT PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            ended_at TEXT,
+            end_reason TEXT
+        )""",
+        "CREATE INDEX desk_sessions_by_person ON desk_sessions(person_id)",
+        # A supervisor's (or worker's) comment given with a sign-off.
+        "ALTER TABLE sessions ADD COLUMN sign_comment TEXT",
+        # The caseload reads the latest contact of every case at once.
+        "CREATE INDEX sessions_by_case_update ON sessions(case_id, updated_at)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
 def m010_web_links(db: Database) -> None:
     statements = [
         # A member's personal link to their check-ins in a browser. Only the SHA-256 of the

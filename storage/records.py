@@ -228,8 +228,9 @@ class Records:
                 "record can be signed off or amended"
             )
 
-    def sign(self, session_id: str, worker_id: int) -> str:
-        """Sign off (lock) a completed session record; returns when it was signed."""
+    def sign(self, session_id: str, worker_id: int, comment: str | None = None) -> str:
+        """Sign off (lock) a completed session record, with the signer's comment if any;
+        returns when it was signed."""
         with self.store.atomic():
             session = self.session(session_id)
             self._may_change(session, worker_id)
@@ -239,13 +240,20 @@ class Records:
                 )
             now = _store._now()
             cursor = self.store.db.execute(
-                "UPDATE sessions SET signed_at = ?, signed_by = ?"
+                "UPDATE sessions SET signed_at = ?, signed_by = ?, sign_comment = ?"
                 " WHERE id = ? AND signed_at IS NULL",
-                (now, worker_id, session_id),
+                (now, worker_id, (comment or "").strip() or None, session_id),
             )
             if cursor.rowcount != 1:  # someone else signed it between our read and write
                 raise AlreadySigned(f"session {session_id} was signed off meanwhile")
-            self.store.audit(worker_id, "session.sign", "session", session_id, session["case_id"])
+            self.store.audit(
+                worker_id,
+                "session.sign",
+                "session",
+                session_id,
+                session["case_id"],
+                **({"comment": True} if (comment or "").strip() else {}),
+            )
         return now
 
     def amend(

@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -260,6 +261,15 @@ class Schedules:
         if not removed:
             sql += " AND removed_at IS NULL"
         rows = self.store._all(sql + " ORDER BY id", (case_id, case_id))
+        return [self._schedule(r) for r in rows]
+
+    def of_cases(self, case_ids: Sequence[int]) -> list[Schedule]:
+        """The live schedules of many cases at once (a caseload), by case, oldest first."""
+        rows = self.store._all(
+            "SELECT * FROM schedules WHERE case_id IN (SELECT value FROM json_each(?))"
+            " AND removed_at IS NULL ORDER BY case_id, id",
+            (json.dumps(list(case_ids)),),
+        )
         return [self._schedule(r) for r in rows]
 
     def _change(

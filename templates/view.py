@@ -207,6 +207,7 @@ class Change:
 class SignOff:
     at: Moment
     by: Person
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -846,7 +847,9 @@ class Views:
         signed = None
         if row["signed_at"]:
             signer = self.person(row["signed_by"], row["signer_name"], row["signer_role"], lang)
-            signed = SignOff(self.moment(row["signed_at"], lang), signer)
+            signed = SignOff(
+                self.moment(row["signed_at"], lang), signer, row.get("sign_comment") or None
+            )
         workers = [
             self.person(m["id"], m["name"], m["role"], lang)
             for m in self.records.members(case.id)

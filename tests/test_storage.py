@@ -39,6 +39,7 @@ def test_migrations_are_recorded_and_applying_again_changes_nothing(tmp_path):
         "m004_schedules",
         "m005_update_failures",
         "m007_flags_followups",
+        "m008_desk",
         "m010_web_links",
     ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -189,6 +190,7 @@ def test_a_migration_that_fails_half_way_leaves_no_half_schema(tmp_path, monkeyp
         "m004_schedules",
         "m005_update_failures",
         "m007_flags_followups",
+        "m008_desk",
         "m010_web_links",
     ]
     assert calls["n"] > 0
