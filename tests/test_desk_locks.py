@@ -31,9 +31,7 @@ def test_another_process_closing_the_database_leaves_our_log_alone(tmp_path):
     try:
         writer.add_person("Wang Fang", "worker")  # something in the write-ahead log
         root = str(Path(__file__).resolve().parent.parent)
-        subprocess.run(
-            [sys.executable, "-c", OPEN_AND_CLOSE, path, root], check=True, timeout=60
-        )
+        subprocess.run([sys.executable, "-c", OPEN_AND_CLOSE, path, root], check=True, timeout=60)
         assert Path(path + "-wal").exists()  # not checkpointed away under us
         writer.add_person("Chen Li", "supervisor")
         names = [r["name"] for r in reader._all("SELECT name FROM people ORDER BY id")]
