@@ -37,7 +37,7 @@ class ReadStore(Store):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(connect(path))
-        self.db.execute("PRAGMA query_only = ON")
+        self.query_only()
         self.deferred: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
 
     def audit(self, *args: Any, **kwargs: Any) -> None:
