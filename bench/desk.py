@@ -426,6 +426,9 @@ async def desk_user(
             load.errors.append("no sign-in form")
             return
         await client.post("/signin", data={"token": token, "csrf": found.group(1)})
+        # People do not all click at the same moment: each starts within one reading time.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), rnd.uniform(0, think[1]))
         step = 0
         while not stop.is_set():
             kind = ("caseload", "case", "record")[step % 3]
