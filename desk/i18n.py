@@ -168,6 +168,45 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "工作台不知道机器人的用户名，无法生成 Telegram 链接。"
         "请设置 CASEFLOW_BOT_USERNAME，或在设置 TELEGRAM_BOT_TOKEN 后运行 caseflow run。",
     },
+    "run_interview": {"en": "Run an interview", "zh": "开始填写"},
+    "run_interview_help": {
+        "en": "In the browser, one question at a time; a long answer is easy to type here.",
+        "zh": "在电脑上逐题填写，较长的回答也方便输入。",
+    },
+    "weblinks": {"en": "Web links", "zh": "网页链接"},
+    "weblinks_help": {
+        "en": "For a caregiver or client without Telegram: a personal link to their check-ins, "
+        "to send by WeChat or SMS or print as a QR code.",
+        "zh": "给不用 Telegram 的照顾者或服务对象：一个专属链接，可以通过微信、短信发送，"
+        "或打印成二维码，对方点开就能填写小调查。",
+    },
+    "weblink_none": {"en": "no link", "zh": "尚无链接"},
+    "weblink_since": {"en": "link given {when}", "zh": "{when} 发出链接"},
+    "weblink_give": {"en": "Give a web link", "zh": "生成网页链接"},
+    "weblink_replace": {"en": "New link", "zh": "重新生成"},
+    "weblink_revoke": {"en": "Revoke", "zh": "停用"},
+    "weblink_made": {"en": "A web link for {name}", "zh": "{name}的网页链接"},
+    "weblink_once": {
+        "en": "Send it now: it is shown only this once (it is not kept). Anyone with the link "
+        "sees this person's check-ins, so send it to them alone; a new link stops this one.",
+        "zh": "请现在就发出：链接只显示这一次（系统不保存）。拿到链接的人都能看到此人的小调查，"
+        "所以只发给本人；重新生成后，这个链接即失效。",
+    },
+    "weblink_replaced": {
+        "en": "The old link no longer works.",
+        "zh": "旧链接已失效。",
+    },
+    "weblink_text": {"en": "A message to forward:", "zh": "可以直接转发的消息："},
+    "weblink_lang": {
+        "en": "The message is in the member's language ({member_lang}).",
+        "zh": "消息使用对方的语言（{member_lang}）。",
+    },
+    "weblink_forward": {
+        "en": "Hello {name}, this is your link for the weekly questions from your social "
+        "worker. Open it on your phone whenever it suits you: {url}",
+        "zh": "{name}您好，这是社工给您的每周小调查链接，方便的时候用手机打开就能填写：{url}",
+    },
+    "ok_link_revoked": {"en": "The link no longer works.", "zh": "链接已停用。"},
     "export": {"en": "Export", "zh": "导出"},
     "export_summary": {"en": "Case summary (HTML, prints well)", "zh": "个案概览（HTML，可打印）"},
     "export_tables": {

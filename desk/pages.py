@@ -462,6 +462,55 @@ async def invite(request: Request) -> Response:
     )
 
 
+async def weblink(request: Request) -> Response:
+    """Give a member a web link (or a new one in place of the old), or revoke theirs."""
+    desk = _desk(request)
+    actor = actor_of(request)
+    await checked_form(request, desk.auth)
+    code = request.path_params["code"]
+    verb = request.path_params["verb"]
+    if verb not in ("give", "replace", "revoke"):
+        raise NotFound(verb)
+    member = int(request.path_params["member_id"])
+    lang = desk.lang(request, actor)
+    try:
+        issued = await desk.backend.run(_weblink, actor, code, member, verb, desk.clock())
+    except Invalid as exc:
+        return await _case_response(request, status=400, error=str(exc))
+    if issued is None:
+        return _ok(f"/cases/{quote(code)}", "link_revoked")
+    url = issued.url(str(request.base_url).rstrip("/"))
+    qr = segno.make(url, error="m")
+    buffer = io.BytesIO()
+    qr.save(buffer, kind="svg", scale=5, border=2, xmldecl=False, svgns=True)
+    return await desk.page(
+        request,
+        "weblink.html.j2",
+        actor=actor,
+        code=code.upper(),
+        member=issued.member.name,
+        url=url,
+        replaced=verb == "replace",
+        forward=label("weblink_forward", issued.member.lang, name=issued.member.name, url=url),
+        qr=svg_data_uri(buffer.getvalue().decode("utf-8")),
+        lang_note=label("weblink_lang", lang, member_lang=issued.member.lang),
+    )
+
+
+def _weblink(store: Store, actor: Actor, code: str, member: int, verb: str, now: datetime) -> Any:
+    from casework import weblinks as weblink_actions
+
+    case = case_actions.case_for(store, actor, code, "member.link")
+    try:
+        if verb == "revoke":
+            weblink_actions.revoke(store, actor, case, member, now)
+            return None
+        make = weblink_actions.create if verb == "give" else weblink_actions.replace
+        return make(store, actor, case, member, now)
+    except NotAllowed as exc:
+        raise NotFound(code) from exc
+
+
 def _invite(store: Store, actor: Actor, code: str, role: str, now: datetime) -> Any:
     case = case_actions.case_for(store, actor, code, "member.invite")
     return case_actions.invite(store, actor, case, role, now)
@@ -699,6 +748,7 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/cases/{code}/schedules", add_schedule, ["POST"]),
     ("/cases/{code}/schedules/{schedule_id:int}/{verb}", change_schedule, ["POST"]),
     ("/cases/{code}/invite", invite, ["POST"]),
+    ("/cases/{code}/weblinks/{member_id:int}/{verb}", weblink, ["POST"]),
     ("/cases/{code}/charts/{key}.svg", chart, ["GET"]),
     ("/cases/{code}/summary.html", export_summary, ["GET"]),
     ("/cases/{code}/tables.zip", export_tables, ["GET"]),

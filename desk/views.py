@@ -19,6 +19,7 @@ from casework import flags as flag_actions
 from casework import followups as followup_actions
 from casework import notify, policy
 from casework import schedules as schedule_actions
+from casework import weblinks as weblink_actions
 from casework.caseload import CaseRow, caseload
 from casework.cases import case_for
 from casework.identity import Actor
@@ -48,6 +49,7 @@ __all__ = [
     "ScheduleLine",
     "TimelineLine",
     "Trend",
+    "WebLinkLine",
     "case_page",
     "caseload_page",
     "inbox_page",
@@ -157,6 +159,16 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
+class WebLinkLine:
+    """A caregiver or client and their web link (never its token: that is not kept)."""
+
+    person_id: int
+    name: str
+    role: str
+    since: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CasePage:
     case: Case
     summary: CaseSummary
@@ -171,6 +183,8 @@ class CasePage:
     may_export: bool
     may_view_schedules: bool
     rights: dict[str, bool] = field(default_factory=dict)
+    interviews: list[FlowChoice] = field(default_factory=list)
+    weblinks: list[WebLinkLine] = field(default_factory=list)
 
 
 def _engine(views: Views, row: dict[str, Any]) -> Engine | None:
@@ -362,6 +376,18 @@ def case_page(
         for m in records.members(case.id)
         if m["role"] in ("caregiver", "client")
     ]
+    rights = {"interview": allowed("interview.run"), "link": allowed("member.link")}
+    weblinks = []
+    if rights["link"]:
+        weblinks = [
+            WebLinkLine(
+                state.member.person_id,
+                state.member.name,
+                state.member.role,
+                format_moment(state.link.created_at, lang, tz) if state.link else None,
+            )
+            for state in weblink_actions.link_states(store, actor, case)
+        ]
     store.audit(actor.person_id, "desk.case.view", "case", case.id, case.id)
     return CasePage(
         case=case,
@@ -376,7 +402,13 @@ def case_page(
         may_invite=allowed("member.invite"),
         may_export=allowed("record.export"),
         may_view_schedules=may_view_schedules,
-        rights={"interview": allowed("interview.run"), "link": allowed("member.link")},
+        rights=rights,
+        # What a worker runs in the browser: their own flows, a client's scales or
+        # check-in read aloud, an informal-contact note (a caregiver answers their own).
+        interviews=flow_choices(registry, lang, {"worker", "client", "anyone"})
+        if rights["interview"]
+        else [],
+        weblinks=weblinks,
     )
 
 

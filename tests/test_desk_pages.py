@@ -444,3 +444,52 @@ def test_the_caseload_counts_open_flags_and_overdue_follow_ups(desk):
     row = page[page.index('href="/cases/LBC-07"') :].split("</tr>")[0]
     flags, followups = re.findall(r'href="/inbox#(?:flags|followups)">(\d+)</a>', row)
     assert int(flags) >= 3 and followups == "1"
+
+
+def test_the_case_page_links_the_interviews_a_worker_runs_in_the_browser(desk):
+    page = desk.signed_in(desk.team.worker).get("/cases/LBC-07").text
+    section = page[
+        page.index('id="run-interview"') : page.index(
+            "</section>", page.index('id="run-interview"')
+        )
+    ]
+    assert "/cases/LBC-07/interview/session_record" in section
+    assert "/cases/LBC-07/interview/intake_assessment" in section
+    assert "/cases/LBC-07/interview/child_checkin" not in section  # the caregiver's own
+    supervisor = desk.signed_in(desk.team.supervisor).get("/cases/LBC-07").text
+    assert 'id="run-interview"' not in supervisor
+
+
+def test_a_worker_gives_a_member_a_web_link_replaces_it_and_revokes_it(desk):
+    browser = desk.signed_in(desk.team.worker)
+    page = browser.get("/cases/LBC-07").text
+    grandma = desk.team.caregiver
+    assert f"/cases/LBC-07/weblinks/{grandma}/give" in page
+    made = browser.post(f"/cases/LBC-07/weblinks/{grandma}/give")
+    assert made.status_code == 200
+    (url,) = re.findall(r'<code id="web-link">(http://testserver/r/[^<]+)</code>', made.text)
+    assert '<img class="qr" src="data:image/svg+xml;base64,' in made.text
+    assert url in made.text[made.text.index('id="forward-text"') :]
+    respondent = desk.browser()
+    assert respondent.get(url.removeprefix("http://testserver")).status_code == 200
+    page = browser.get("/cases/LBC-07").text
+    assert "link given" in page and f"/weblinks/{grandma}/revoke" in page
+    again = browser.post(f"/cases/LBC-07/weblinks/{grandma}/replace")
+    (new_url,) = re.findall(r'<code id="web-link">(http://testserver/r/[^<]+)</code>', again.text)
+    assert new_url != url and "The old link no longer works." in again.text
+    assert respondent.get(url.removeprefix("http://testserver")).status_code == 404
+    browser.get("/cases/LBC-07")
+    revoked = browser.post(f"/cases/LBC-07/weblinks/{grandma}/revoke")
+    assert revoked.headers["location"] == "/cases/LBC-07?ok=link_revoked"
+    assert respondent.get(new_url.removeprefix("http://testserver")).status_code == 404
+
+
+def test_only_the_cases_worker_gives_web_links(desk):
+    supervisor = desk.signed_in(desk.team.supervisor)
+    page = supervisor.get("/cases/LBC-07").text
+    assert "/weblinks/" not in page
+    grandma = desk.team.caregiver
+    assert supervisor.post(f"/cases/LBC-07/weblinks/{grandma}/give").status_code == 404
+    other = desk.signed_in(desk.team.other_worker)
+    other.get("/caseload")
+    assert other.post(f"/cases/LBC-07/weblinks/{grandma}/give").status_code == 404

@@ -81,6 +81,11 @@ def probe(action: str, browser: Browser, world: World) -> bool:
     if action == "followup.done":
         task = world.store._one("SELECT id FROM followups")["id"]
         return browser.post(f"/inbox/followups/{task}/done", {"note": "ok"}).status_code != 404
+    if action == "member.link":
+        client = world.ids["client"]
+        return browser.post(f"/cases/A-1/weblinks/{client}/give").status_code != 404
+    if action == "interview.run":
+        return browser.get("/cases/A-1/interview/session_record").status_code == 200
     if action == "record.amend":
         form = {"question": "session_number", "value": "7", "reason": "typo"}
         return browser.post(f"/records/{sid}/amend", form).status_code != 404
@@ -103,6 +108,8 @@ OFFERED = (
     "flag.ack",
     "followup.view",
     "followup.done",
+    "member.link",
+    "interview.run",
 )
 
 
