@@ -964,7 +964,7 @@ class TelegramService:
             return [Send(inc.chat_id, text("button_dead", lang)), *self._current(inc, person)]
         if kind == "m" and token == session.state and arg.isdecimal():
             return self._toggle(inc, engine, session, int(arg))
-        reply = _button_reply(kind, arg, token, engine, inc.checked)
+        reply = _button_reply(kind, arg, token, engine, session, inc.checked)
         if reply is None:
             return [Send(inc.chat_id, text("button_dead", lang)), *self._current(inc, person)]
         return self._reply(inc, pid, session_id, reply, inc.message_id)
@@ -1059,14 +1059,14 @@ def _question_id(engine: Engine, index: int) -> str | None:
 
 
 def _button_reply(
-    kind: str, arg: str, token: str, engine: Engine, checked: tuple[int, ...]
+    kind: str, arg: str, token: str, engine: Engine, session: Session, checked: tuple[int, ...]
 ) -> Reply | None:
     """The reply a button stands for; None for data no button of ours carries."""
     if kind == "o" and arg.isdecimal():
         question = engine.compiled.by_id.get(token)
         if question is None:
             return Reply(choice=arg, token=token)
-        values = [value for value, _ in options(question.item, "en")]
+        values = [value for value, _ in options(engine.item(session, question), "en")]
         index = int(arg)
         if index >= len(values):
             return None
@@ -1075,7 +1075,7 @@ def _button_reply(
         question = engine.compiled.by_id.get(token)
         if question is None:
             return None
-        values = [value for value, _ in options(question.item, "en")]
+        values = [value for value, _ in options(engine.item(session, question), "en")]
         chosen = [values[i] for i in sorted(checked) if 0 <= i < len(values)]
         return Reply(choice=chosen, token=token) if chosen else Reply(text="", token=token)
     if kind == "t" and arg in ("today", "yesterday"):
