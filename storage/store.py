@@ -202,7 +202,12 @@ class Store:
     # -- cases ----------------------------------------------------------------------------
 
     def _case(self, row: dict[str, Any]) -> Case:
-        return Case(row["id"], row["code"], row["title"], json.loads(row["facts"]), row["status"])
+        # The facts flows see: those stored with the case, overlaid with its profile, goals
+        # and consent (storage.casefile), so a flow piping case.child_name gets the profile's.
+        from storage.casefile import case_facts
+
+        facts = case_facts(self, int(row["id"]), json.loads(row["facts"]))
+        return Case(row["id"], row["code"], row["title"], facts, row["status"])
 
     def case_by_code(self, code: str) -> Case:
         row = self._one("SELECT * FROM cases WHERE code = ?", (code,))
@@ -516,6 +521,10 @@ class Store:
                     session.id,
                 ),
             )
+            if status == "completed" and turn.outcome is not None:
+                from storage.casefile import write_outcome
+
+                write_outcome(self, session.id, case_id, turn.outcome, actor_id)
             if status in ("completed", "cancelled", "paused"):
                 self.audit(actor_id, f"session.{status}", "session", session.id, case_id)
 

@@ -457,7 +457,7 @@ def test_compliance_lists_a_new_schedule_with_nothing_due_yet(world):
 
 def test_the_schedules_migration_is_recorded(store):
     names = [m.name for m in migrations.applied(store.db)]
-    assert names[-1] == "m004_schedules"
+    assert "m004_schedules" in names
     tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"schedules", "schedule_events"} <= tables
 

@@ -33,7 +33,12 @@ def test_migrations_are_recorded_and_applying_again_changes_nothing(tmp_path):
     connect(path).close()
     db = connect(path)
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == ["m001_initial", "m002_signoff_invites_updates", "m004_schedules"]
+    assert applied == [
+        "m001_initial",
+        "m002_signoff_invites_updates",
+        "m004_schedules",
+        "m009_case_file",
+    ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
@@ -180,5 +185,6 @@ def test_a_migration_that_fails_half_way_leaves_no_half_schema(tmp_path, monkeyp
         "m001_initial",
         "m002_signoff_invites_updates",
         "m004_schedules",
+        "m009_case_file",
     ]
     assert calls["n"] > 0
