@@ -260,8 +260,9 @@ def _check_case_file(data: dict[str, Any], add: Any, line: Any) -> None:
         for key, kind in (("held_on", "date"), ("number", "number"), ("stage", "choice")):
             if key in sets:
                 check(("sets", key), f"sets.{key}", sets[key], kind)
-        if "goals_worked" in sets:
-            check(("sets", "goals_worked"), "sets.goals_worked", sets["goals_worked"], "goals")
+        for key in ("goals_worked", "goals_met", "goals_partly_met"):
+            if key in sets:
+                check(("sets", key), f"sets.{key}", sets[key], "goals")
         progress = sets.get("goal_progress")
         if isinstance(progress, dict):
             for number, item_id in progress.items():

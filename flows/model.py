@@ -219,7 +219,8 @@ class Sets(_Model):
     """What a completed session sets beyond its answers, each read from one item: the day
     it was held, its number, its intervention stage (the stage item's options are the
     organisation's stage list), its phase, the goals it worked on with their progress
-    ratings, and the case's consent."""
+    ratings, which goals were met or partly met (a closing report: the others were not),
+    and the case's consent."""
 
     held_on: Identifier | None = None
     number: Identifier | None = None
@@ -227,6 +228,8 @@ class Sets(_Model):
     phase: PhaseFrom | None = None
     goals_worked: Identifier | None = None
     goal_progress: dict[int, Identifier] = {}
+    goals_met: Identifier | None = None
+    goals_partly_met: Identifier | None = None
     consent: ConsentFields | None = None
 
 

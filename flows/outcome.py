@@ -244,6 +244,9 @@ class Outcome:
     goals: dict[int, int | None] = field(default_factory=dict)
     """Goal number → progress rating (None: worked on, not rated)."""
     goal_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
+    goal_results: dict[int, str] | None = None
+    """Goal number → met or partly_met, when the flow judges goals (a closing report); a
+    goal it does not name was not met."""
     consent: Consent | None = None
 
 
@@ -280,6 +283,15 @@ def session_outcome(flow: Flow, values: Mapping[str, Any]) -> Outcome | None:
             goals[number] = rating
         if item_id in ranges:
             goal_ranges[number] = ranges[item_id]
+    results: dict[int, str] | None = None
+    if sets.goals_met or sets.goals_partly_met:
+        results = {}
+        for key, result in ((sets.goals_partly_met, "partly_met"), (sets.goals_met, "met")):
+            chosen = values.get(key) if key else None
+            for value in chosen if isinstance(chosen, list) else [chosen]:
+                goal = _int(value)
+                if goal is not None:
+                    results[goal] = result
     consent = None
     if sets.consent is not None:
         c = sets.consent
@@ -308,5 +320,6 @@ def session_outcome(flow: Flow, values: Mapping[str, Any]) -> Outcome | None:
         phase=phase,
         goals=dict(sorted(goals.items())),
         goal_ranges=goal_ranges,
+        goal_results=dict(sorted(results.items())) if results is not None else None,
         consent=consent,
     )
