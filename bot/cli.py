@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.console import run_console
-from bot.interview import Interviews, NotOnCase
+from bot.interview import CaseIsClosed, Interviews, NotOnCase
 from flows.load import bundled_flow_paths, load_flow
 from flows.problems import FlowError
 from flows.registry import FlowRegistry
@@ -49,12 +49,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
         except NotOnCase:
             print(f"caseflow: you are not on case {args.case}.", file=sys.stderr)
             return 3
+        except CaseIsClosed:
+            print(
+                f"caseflow: case {args.case} is closed; it takes only a follow-up"
+                f" (caseflow chat followup_visit --case {args.case}), or reopen it with"
+                f" caseflow case reopen {args.case} --reason TEXT.",
+                file=sys.stderr,
+            )
+            return 1
         except FileNotFoundError:
             print(f"caseflow: no flow {args.flow!r} (see `caseflow flows list`).", file=sys.stderr)
             return 2
         except (FlowError, FlowVersionConflict) as exc:
             print(f"caseflow: {exc}", file=sys.stderr)
             return 2
+        for warning in opened.warnings:
+            print(f"caseflow: {warning}", file=sys.stderr)
         return run_console(interviews, opened, person_id, str(Path(args.db).resolve()))
     finally:
         store.close()
@@ -299,8 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="*", help="flow files (default: the bundled flows)")
     validate.set_defaults(func=cmd_flows_validate)
 
-    from bot import cli_records, cli_scales, cli_schedules
+    from bot import cli_case, cli_records, cli_scales, cli_schedules
 
+    cli_case.register(sub)
     cli_scales.register(sub)
     cli_schedules.register(sub)
     cli_records.register(sub)

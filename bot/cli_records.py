@@ -188,7 +188,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
         if not _allowed(store, info.case_id, worker_id, store.case(info.case_id).code):
             return 3
         try:
-            signed_at = records.sign(sid, worker_id)
+            signed_at = records.sign(sid, worker_id, comment=args.comment)
         except NotAllowed as exc:
             store.audit(worker_id, "access.refused", "session", sid, info.case_id)
             _say(f"{exc}.")
@@ -370,6 +370,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="ID",
         default=None,
         help="person id or terminal user name (default: you)",
+    )
+    sign.add_argument(
+        "--comment",
+        default=None,
+        help="the supervisor's comment (督导意见), shown with the sign-off on the record",
     )
     _common(sign, asker=False)
     sign.set_defaults(func=cmd_sign)

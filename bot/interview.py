@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flows.engine import Engine, Reply, Session, Turn
 from flows.registry import FlowRegistry
@@ -29,12 +29,19 @@ class NotYourSession(InterviewError):
     """The session belongs to someone else."""
 
 
+class CaseIsClosed(InterviewError):
+    """The case is closed: it takes only a follow-up (a flow whose purpose is follow_up)."""
+
+
 @dataclass
 class Opened:
     session: Session
     turn: Turn
     engine: Engine
     resumed: bool
+    warnings: list[str] = field(default_factory=list)
+    """Things the worker should know before going on (a scale meant for adults on a
+    child's case, say), in the session's language."""
 
 
 class Interviews:
@@ -67,6 +74,9 @@ class Interviews:
             raise NotOnCase(case.code)
         loaded = self.registry.current(flow_name)
         flow = loaded.engine.flow
+        if case.status == "closed" and flow.purpose != "follow_up":
+            self.store.audit(person_id, "case.closed.refused", "case", case.id, case.id)
+            raise CaseIsClosed(case.code)
         existing = self.store.open_session_id(case.id, flow.id, person_id)
         if existing:
             session = self.store.load_session(existing, case.facts)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import segno
 
-from bot.interview import InterviewError, Interviews
+from bot.interview import CaseIsClosed, InterviewError, Interviews
 from flows.answers import options
 from flows.compile import REVIEW
 from flows.engine import Engine, Prompt, Reply, Session, Turn, Voice
@@ -140,6 +140,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "not_allowed": {
         "en": "Sorry, only social workers can do that.",
         "zh": "抱歉，只有社工可以这样做。",
+    },
+    "case_closed": {
+        "en": "Case {code} is closed, so there is nothing to fill in for it now. "
+        "Thank you. If you need the social worker, please contact them directly.",
+        "zh": "个案 {code} 已经结案，现在不需要再填写了，谢谢您。"
+        "如果需要社工帮忙，请直接联系社工。",
     },
     "no_case": {
         "en": "I can't find case {code} among your cases. Send /cases to see them.",
@@ -847,6 +853,8 @@ class TelegramService:
             outs.append(Send(inc.chat_id, text("paused_other", lang, flow=current["flow_id"])))
         try:
             opened = self.interviews.open(flow, case, pid, CHANNEL, lang=lang)
+        except CaseIsClosed:
+            return [*outs, Send(inc.chat_id, text("case_closed", lang, code=case.code))]
         except InterviewError:
             return [*outs, Send(inc.chat_id, text("not_allowed", lang))]
         except FileNotFoundError:
