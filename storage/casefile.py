@@ -17,7 +17,8 @@ from typing import Any
 
 from flows.model import CONSENT_METHODS, CONSENT_ROLES
 from flows.outcome import Outcome
-from storage.store import NotFound, StorageError, Store, _json, _now
+from storage import store as _store
+from storage.store import NotFound, StorageError, Store, _json
 
 __all__ = [
     "CHILD_GROUPS",
@@ -184,14 +185,14 @@ class CaseFile:
             self.store.db.execute(
                 "INSERT INTO case_profiles (case_id, updated_at, updated_by) VALUES (?, ?, ?)"
                 " ON CONFLICT (case_id) DO NOTHING",
-                (case_id, _now(), actor_id),
+                (case_id, _store._now(), actor_id),
             )
             if changes:
                 assignments = ", ".join(f"{key} = ?" for key in sorted(changes))
                 self.store.db.execute(
                     f"UPDATE case_profiles SET {assignments}, updated_at = ?, updated_by = ?"  # noqa: S608 - keys are checked above
                     " WHERE case_id = ?",
-                    (*(changes[k] for k in sorted(changes)), _now(), actor_id, case_id),
+                    (*(changes[k] for k in sorted(changes)), _store._now(), actor_id, case_id),
                 )
             self.store.audit(
                 actor_id, "case.profile.edit", "case", case_id, case_id, fields=sorted(changes)
@@ -275,7 +276,7 @@ class CaseFile:
                 on,
                 _json(list(explained)),
                 actor_id,
-                _now(),
+                _store._now(),
             ),
         )
         consent_id = int(cursor.lastrowid or 0)
@@ -335,7 +336,7 @@ class CaseFile:
         case = self.store.case(case_id)
         if case.status == "closed":
             raise CaseClosed(f"case {case.code} is closed; reopen it to change its plan")
-        now = _now()
+        now = _store._now()
         with self.store.atomic():
             row = self.store._one(
                 "SELECT COALESCE(MAX(number), 0) + 1 AS next FROM goals WHERE case_id = ?",
@@ -368,7 +369,7 @@ class CaseFile:
         with self.store.atomic():
             self.store.db.execute(
                 "UPDATE goals SET status = ?, updated_at = ? WHERE id = ?",
-                (status, _now(), goal.id),
+                (status, _store._now(), goal.id),
             )
             self.store.audit(actor_id, "plan.goal.status", "goal", goal.id, case_id, status=status)
         return self.goal(case_id, number)
@@ -435,7 +436,7 @@ class CaseFile:
                 f"case {case.code} has no closing report since it was opened; "
                 f"write one first: caseflow chat closing_report --case {case.code}"
             )
-        at = now or _now()
+        at = now or _store._now()
         with self.store.atomic():
             paused = [
                 int(r["id"])
@@ -475,7 +476,7 @@ class CaseFile:
             self.store.db.execute(
                 "INSERT INTO case_events (case_id, kind, at, actor_id, reason)"
                 " VALUES (?, 'reopened', ?, ?, ?)",
-                (case_id, _now(), actor_id, reason),
+                (case_id, _store._now(), actor_id, reason),
             )
             self.store.audit(actor_id, "case.reopen", "case", case_id, case_id)
         return self.events(case_id)[-1]
@@ -536,7 +537,7 @@ def write_outcome(
             int(r["number"]): int(r["id"])
             for r in store._all("SELECT id, number FROM goals WHERE case_id = ?", (case_id,))
         }
-        now = _now()
+        now = _store._now()
         for number, rating in outcome.goals.items():
             goal_id = numbers.get(number)
             if goal_id is None:
@@ -546,6 +547,17 @@ def write_outcome(
                 "INSERT INTO goal_progress (goal_id, session_id, rating, low, high, rated_on,"
                 " recorded_at) VALUES (?,?,?,?,?,?,?)",
                 (goal_id, session_id, rating, low, high, outcome.held_on, now),
+            )
+    if outcome.goal_results is not None:
+        # A closing report judges every goal still open: those it names as met or partly
+        # met, the others not met. Dropped goals stay dropped.
+        for row in store._all(
+            "SELECT id, number FROM goals WHERE case_id = ? AND status != 'dropped'", (case_id,)
+        ):
+            status = outcome.goal_results.get(int(row["number"]), "not_met")
+            store.db.execute(
+                "UPDATE goals SET status = ?, updated_at = ? WHERE id = ?",
+                (status, _store._now(), row["id"]),
             )
     consent = outcome.consent
     if consent is not None:

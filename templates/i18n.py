@@ -41,6 +41,7 @@ LABELS: dict[str, dict[str, str]] = {
     "list_sep": {"en": ", ", "zh": "、"},
     "comma": {"en": ", ", "zh": "，"},
     "semicolon": {"en": "; ", "zh": "；"},
+    "full_stop": {"en": ". ", "zh": "。"},
     "space": {"en": " ", "zh": ""},
     "paren": {"en": "({text})", "zh": "（{text}）"},
     "bands_line": {"en": "Bands ({higher}): {bands}.", "zh": "分级（{higher}）：{bands}。"},
@@ -293,6 +294,7 @@ LABELS: dict[str, dict[str, str]] = {
     "trend_of": {"en": "{question} ({flow})", "zh": "{question}（{flow}）"},
     "trend_scale": {"en": "Scale: {points}", "zh": "纵轴：{points}"},
     # ratings that are not published instruments
+    "ratings_kind": {"en": "ratings, not a published scale", "zh": "评分，非标准化量表"},
     "ratings_note": {
         "en": "A rating agreed in the interview, not a published scale: no norms, no cut-offs.",
         "zh": "访谈中商定的评分，并非标准化量表：没有常模，也没有划界分。",
