@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.interview import Interviews
+from casework.interviews import Interviews
 from flows.compile import compile_flow
 from flows.engine import Engine, Reply
 from flows.load import find_flow, parse_flow

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.interview import Interviews
+from casework.interviews import Interviews
 from flows.engine import Reply
 from flows.registry import FlowRegistry
 from storage.store import Case, Store

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import logging
 import os
@@ -11,8 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.cli_identity import NOT_ALLOWED, caller
 from bot.console import run_console
-from bot.interview import CaseIsClosed, Interviews, NotOnCase
+from casework import policy
+from casework.cases import case_for, open_case
+from casework.errors import Invalid, NotAllowed
+from casework.errors import NotFound as CaseworkNotFound
+from casework.identity import WORKER_ROLES, os_login
+from casework.interviews import CaseIsClosed, Interviews, NotOnCase
 from flows.load import bundled_flow_paths, load_flow
 from flows.problems import FlowError
 from flows.registry import FlowRegistry
@@ -27,33 +32,44 @@ def default_db() -> str:
     return os.environ.get("CASEFLOW_DB", DEFAULT_DB)
 
 
-def _local_user(name: str | None) -> str:
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in some containers
-        return "local"
-
-
 def cmd_chat(args: argparse.Namespace) -> int:
     store = Store.open(args.db)
     try:
-        person_id = store.local_person(_local_user(args.as_user), args.lang or "en")
-        case = store.ensure_case(args.case, person_id)
+        actor = caller(store)
+        if actor is None:
+            return NOT_ALLOWED
+        person_id = actor.person_id
+        code = args.case.strip().upper() if args.case else DEFAULT_CASE
+        try:
+            if store.case_exists(code):
+                case = case_for(store, actor, code, "case.view")
+            else:
+                case = open_case(store, actor, code)
+        except (CaseworkNotFound, NotAllowed):
+            print(f"caseflow: you are not on case {code}.", file=sys.stderr)
+            return NOT_ALLOWED
+        except Invalid as exc:
+            print(f"caseflow: {exc}.", file=sys.stderr)
+            return 2
         interviews = Interviews(store, FlowRegistry())
         try:
             opened = interviews.open(
-                args.flow, case, person_id, "terminal", lang=args.lang, phase=args.phase
+                args.flow,
+                case,
+                person_id,
+                "terminal",
+                lang=args.lang,
+                phase=args.phase,
+                allow_path=True,
             )
         except NotOnCase:
-            print(f"caseflow: you are not on case {args.case}.", file=sys.stderr)
-            return 3
+            print(f"caseflow: you may not answer {args.flow} on case {code}.", file=sys.stderr)
+            return NOT_ALLOWED
         except CaseIsClosed:
             print(
-                f"caseflow: case {args.case} is closed; it takes only a follow-up"
-                f" (caseflow chat followup_visit --case {args.case}), or reopen it with"
-                f" caseflow case reopen {args.case} --reason TEXT.",
+                f"caseflow: case {code} is closed; it takes only a follow-up"
+                f" (caseflow chat followup_visit --case {code}), or reopen it with"
+                f" caseflow case reopen {code} --reason TEXT.",
                 file=sys.stderr,
             )
             return 1
@@ -84,16 +100,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     store = Store.open(args.db)
     try:
-        person_id = store.local_person(_local_user(args.as_user))
+        actor = caller(store)
+        if actor is None:
+            return NOT_ALLOWED
+        person_id = actor.person_id
         try:
             case = store.case_by_code(args.case)
         except NotFound:
             print(f"caseflow: no case {args.case!r}.", file=sys.stderr)
             return 2
-        if not store.is_member(case.id, person_id):
-            store.audit(person_id, "access.refused", "case", case.id, case.id)
+        try:
+            policy.require(store, actor, "scores.view", case.id)
+        except NotAllowed:
             print(f"caseflow: you are not on case {args.case}.", file=sys.stderr)
-            return 3
+            return NOT_ALLOWED
         try:
             instrument = load_instrument(args.instrument)
         except InstrumentError as exc:
@@ -192,17 +212,27 @@ def cmd_bot(args: argparse.Namespace) -> int:
 
 
 def cmd_workers_add(args: argparse.Namespace) -> int:
+    """Register a worker (an administrator's step), optionally linked to an OS account."""
     store = Store.open(args.db)
     try:
         if store.person_by_telegram(args.telegram_user_id):
             print(
-                f"caseflow: Telegram user {args.telegram_user_id} is already registered.",
+                f"caseflow: Telegram user {args.telegram_user_id} is already registered"
+                " (link an account with `caseflow workers link`).",
                 file=sys.stderr,
             )
             return 2
+        if args.login and store.person_by_login(args.login):
+            print(f"caseflow: the account {args.login!r} is already linked.", file=sys.stderr)
+            return 2
         role = "supervisor" if args.supervisor else "worker"
+        store.via = {"channel": "terminal", "os_user": os_login()}
         person_id = store.add_person(
-            args.name, role, telegram_user_id=args.telegram_user_id, lang=args.lang
+            args.name,
+            role,
+            telegram_user_id=args.telegram_user_id,
+            local_user=args.login,
+            lang=args.lang,
         )
         if args.team is not None:
             lead = store.person_by_telegram(args.team)
@@ -210,7 +240,35 @@ def cmd_workers_add(args: argparse.Namespace) -> int:
                 print(f"caseflow: {args.team} is not a registered supervisor.", file=sys.stderr)
                 return 2
             store.set_supervisor(person_id, int(lead["id"]))
-        print(f"Registered {role} {args.name} (Telegram user {args.telegram_user_id}).")
+        linked = f", linked to the account {args.login}" if args.login else ""
+        print(f"Registered {role} {args.name} (Telegram user {args.telegram_user_id}){linked}.")
+        return 0
+    finally:
+        store.close()
+
+
+def cmd_workers_link(args: argparse.Namespace) -> int:
+    """Link (or with --unlink, unlink) an OS account to a registered worker."""
+    store = Store.open(args.db)
+    try:
+        person = store.person_by_telegram(args.telegram_user_id)
+        if person is None or person["role"] not in WORKER_ROLES:
+            print(
+                f"caseflow: no registered worker with Telegram user {args.telegram_user_id}.",
+                file=sys.stderr,
+            )
+            return 2
+        store.via = {"channel": "terminal", "os_user": os_login()}
+        if args.unlink:
+            store.link_login(int(person["id"]), None)
+            print(f"Unlinked {person['name']} from any account.")
+            return 0
+        holder = store.person_by_login(args.login)
+        if holder is not None and holder["id"] != person["id"]:
+            print(f"caseflow: the account {args.login!r} is already linked.", file=sys.stderr)
+            return 2
+        store.link_login(int(person["id"]), args.login)
+        print(f"Linked the account {args.login} to {person['name']}.")
         return 0
     finally:
         store.close()
@@ -219,12 +277,11 @@ def cmd_workers_add(args: argparse.Namespace) -> int:
 def cmd_workers_list(args: argparse.Namespace) -> int:
     store = Store.open(args.db)
     try:
-        rows = store.db.execute(
-            "SELECT name, role, telegram_user_id FROM people"
-            " WHERE role IN ('worker', 'supervisor') AND telegram_user_id IS NOT NULL ORDER BY name"
-        ).fetchall()
-        for name, role, telegram_id in rows:
-            print(f"{telegram_id:<14} {role:<10} {name}")
+        rows = [
+            (p["name"], p["role"], p["telegram_user_id"], p["local_user"]) for p in store.workers()
+        ]
+        for name, role, telegram_id, login in rows:
+            print(f"{telegram_id or '—'!s:<14} {role:<10} {login or '—':<12} {name}")
         return 0
     finally:
         store.close()
@@ -254,7 +311,6 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--case", default=DEFAULT_CASE, help=f"case code (default {DEFAULT_CASE})")
     chat.add_argument("--db", default=default_db(), help=db_help)
     chat.add_argument("--lang", choices=["en", "zh"], default=None, help="language")
-    chat.add_argument("--as", dest="as_user", default=None, help="who is answering (default: you)")
     chat.add_argument("--phase", default=None, help="baseline, pre, mid, post, follow-up")
     chat.set_defaults(func=cmd_chat)
 
@@ -265,7 +321,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp.add_argument("--db", default=default_db(), help=db_help)
     cmp.add_argument("--lang", choices=["en", "zh"], default="en")
-    cmp.add_argument("--as", dest="as_user", default=None, help="who is asking (default: you)")
     cmp.add_argument("--json", action="store_true", help="print JSON")
     cmp.set_defaults(func=cmd_compare)
 
@@ -294,8 +349,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--team", type=int, default=None, help="Telegram id of this worker's supervisor"
     )
     add.add_argument("--lang", choices=["en", "zh"], default="en")
+    add.add_argument(
+        "--login",
+        default=None,
+        metavar="OS_USER",
+        help="the operating-system account whose commands act as this worker",
+    )
     add.add_argument("--db", default=default_db(), help=db_help)
     add.set_defaults(func=cmd_workers_add)
+    link = workers_sub.add_parser("link", help="link an OS account to a registered worker")
+    link.add_argument("telegram_user_id", type=int)
+    group = link.add_mutually_exclusive_group(required=True)
+    group.add_argument("--login", metavar="OS_USER", help="the account to link")
+    group.add_argument("--unlink", action="store_true", help="unlink any account")
+    link.add_argument("--db", default=default_db(), help=db_help)
+    link.set_defaults(func=cmd_workers_link)
     wlist = workers_sub.add_parser("list", help="the registered workers")
     wlist.add_argument("--db", default=default_db(), help=db_help)
     wlist.set_defaults(func=cmd_workers_list)
@@ -327,6 +395,9 @@ def quiet_libraries() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Everything caseflow writes holds case data: private to this account whatever the
+    # shell's umask (storage/files.py also sets each file's mode explicitly).
+    os.umask(0o077)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,11 +1,11 @@
 """``caseflow case profile|show|consent|goals|close|reopen``: the case file from the command
-line.
+line, as the worker linked to the calling OS account (``bot/cli_identity.py``).
 
 ``bot/cli.py`` calls :func:`register` with its subparsers. Every handler takes the parsed
 arguments and returns the exit code: 0 done, 1 refused by the case file's rules (a closed
 case, no closing report yet), 2 a usage error (no such case or goal, a value the case file
-cannot hold, with the reason), 3 the person running it is not a worker on the case (refused
-and audited).
+cannot hold, with the reason), 3 the caller may not do that on the case (refused and
+audited by the access policy, casework/policy.py).
 """
 
 from __future__ import annotations
@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.cli_identity import NOT_ALLOWED, caller
+from casework.cases import case_for, open_case
+from casework.errors import Invalid, NotAllowed
+from casework.errors import NotFound as Refused
+from casework.identity import Actor
 from flows.model import CONSENT_METHODS, CONSENT_ROLES
 from storage.casefile import (
     CLIENT_GROUPS,
@@ -31,16 +35,6 @@ from templates.i18n import coded, label
 
 __all__ = ["register"]
 
-WORKER_ROLES = ("worker", "supervisor", "admin")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who runs a command."""
-
-    person_id: int
-    lang: str
-
 
 def _say(message: str) -> None:
     print(f"caseflow: {message}", file=sys.stderr)
@@ -54,33 +48,17 @@ def _db(args: argparse.Namespace) -> str:
     return default_db()
 
 
-def actor(store: Store, args: argparse.Namespace) -> Actor:
-    """The person running the command: ``--as NAME``, else the OS user (created on first
-    use), as the other commands find them. The one place to change when the CLI identity
-    moves to the worker linked to the calling OS user."""
-    from bot.cli import _local_user
-
-    person_id = store.local_person(_local_user(args.as_user))
-    return Actor(person_id, str(store.person(person_id)["lang"] or "en"))
-
-
-def _may(store: Store, case: Case, who: Actor, action: str) -> bool:
-    """Whether the person may do ``action`` on the case: a worker on it, or the supervisor of
-    one. A refusal is audited and said."""
-    person = store.person(who.person_id)
-    if person["role"] in WORKER_ROLES and store.can_see_case(case.id, who.person_id):
-        return True
-    store.audit(who.person_id, "access.refused", "case", case.id, case.id, wanted=action)
-    _say(f"you are not a worker on case {case.code}.")
-    return False
-
-
-def _case(store: Store, code: str) -> Case | None:
-    try:
-        return store.case_by_code(code.strip().upper())
-    except NotFound:
+def _case(store: Store, actor: Actor, code: str, action: str) -> Case | int:
+    """The case, if the caller may do ``action`` on it; else the exit code, said."""
+    code = code.strip().upper()
+    if not store.case_exists(code):
         _say(f"no case {code!r}.")
-        return None
+        return 2
+    try:
+        return case_for(store, actor, code, action)
+    except Refused:  # refused and audited by the policy
+        _say(f"you may not do that on case {code}.")
+        return NOT_ALLOWED
 
 
 # --------------------------------------------------------------------------- profile
@@ -90,15 +68,20 @@ def cmd_profile(args: argparse.Namespace) -> int:
     """Set the client's profile; a new case code makes a new case with you as its worker."""
     store = Store.open(_db(args))
     try:
-        who = actor(store, args)
+        who = caller(store)
+        if who is None:
+            return NOT_ALLOWED
         code = args.case.strip().upper()
-        try:
-            case = store.case_by_code(code)
-        except NotFound:
-            case = store.create_case(code, who.person_id)
+        if not store.case_exists(code):
+            try:
+                open_case(store, who, code)
+            except (NotAllowed, Invalid) as exc:
+                _say(f"you may not open case {code} ({exc}).")
+                return NOT_ALLOWED
             print(f"New case {code}, with you as its worker.")
-        if not _may(store, case, who, "case.profile.edit"):
-            return 3
+        case = _case(store, who, code, "case.profile.edit")
+        if isinstance(case, int):
+            return case
         changes: dict[str, Any] = {}
         if args.name is not None:
             changes["client_name"] = args.name
@@ -221,12 +204,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     """The case file in brief: profile, consent, goals with progress, stages held, closing."""
     store = Store.open(_db(args))
     try:
-        who = actor(store, args)
-        case = _case(store, args.case)
-        if case is None:
-            return 2
-        if not _may(store, case, who, "case.view"):
-            return 3
+        who = caller(store)
+        if who is None:
+            return NOT_ALLOWED
+        case = _case(store, who, args.case, "case.view")
+        if isinstance(case, int):
+            return case
         store.audit(who.person_id, "case.file.read", "case", case.id, case.id)
         _show(store, case, args.lang or who.lang)
         return 0
@@ -241,12 +224,12 @@ def cmd_consent(args: argparse.Namespace) -> int:
     """Record consent given outside the consent interview (a signed paper form, say)."""
     store = Store.open(_db(args))
     try:
-        who = actor(store, args)
-        case = _case(store, args.case)
-        if case is None:
-            return 2
-        if not _may(store, case, who, "case.profile.edit"):
-            return 3
+        who = caller(store)
+        if who is None:
+            return NOT_ALLOWED
+        case = _case(store, who, args.case, "consent.record")
+        if isinstance(case, int):
+            return case
         try:
             CaseFile(store).record_consent(
                 case.id,
@@ -273,13 +256,13 @@ def cmd_goals(args: argparse.Namespace) -> int:
     """Add a goal to the plan, list the goals, or set a goal's status."""
     store = Store.open(_db(args))
     try:
-        who = actor(store, args)
-        case = _case(store, args.case)
-        if case is None:
-            return 2
+        who = caller(store)
+        if who is None:
+            return NOT_ALLOWED
         action = "case.view" if args.goal_command == "list" else "plan.edit"
-        if not _may(store, case, who, action):
-            return 3
+        case = _case(store, who, args.case, action)
+        if isinstance(case, int):
+            return case
         casefile = CaseFile(store)
         lang = args.lang or who.lang
         try:
@@ -322,12 +305,12 @@ def cmd_close(args: argparse.Namespace) -> int:
     """Close a case that has a closing report; its schedules stop."""
     store = Store.open(_db(args))
     try:
-        who = actor(store, args)
-        case = _case(store, args.case)
-        if case is None:
-            return 2
-        if not _may(store, case, who, "case.close"):
-            return 3
+        who = caller(store)
+        if who is None:
+            return NOT_ALLOWED
+        case = _case(store, who, args.case, "case.close")
+        if isinstance(case, int):
+            return case
         try:
             event = CaseFile(store).close(case.id, who.person_id)
         except (CaseClosed, NoClosingReport) as exc:
@@ -348,12 +331,12 @@ def cmd_reopen(args: argparse.Namespace) -> int:
     """Reopen a closed case, saying why."""
     store = Store.open(_db(args))
     try:
-        who = actor(store, args)
-        case = _case(store, args.case)
-        if case is None:
-            return 2
-        if not _may(store, case, who, "case.close"):
-            return 3
+        who = caller(store)
+        if who is None:
+            return NOT_ALLOWED
+        case = _case(store, who, args.case, "case.close")
+        if isinstance(case, int):
+            return case
         casefile = CaseFile(store)
         try:
             casefile.reopen(case.id, args.reason, who.person_id)
@@ -386,7 +369,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", default=None, help=db_help)
-        p.add_argument("--as", dest="as_user", default=None, help="who is asking (default: you)")
         p.add_argument("--lang", choices=["en", "zh"], default=None, help="language of labels")
 
     case = subparsers.add_parser(

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
+from bot.cli_identity import NOT_ALLOWED, caller
+from casework import policy
+from casework.cases import cases_where
+from casework.errors import NotAllowed
+from casework.identity import Actor
 from flows import answers as answer_types
 from flows.registry import FlowRegistry
-from storage.records import AMENDING_ROLES, NotAllowed, RecordError, Records
+from storage.files import write_private
+from storage.records import RecordError, Records
 from storage.store import Case, NotFound, Store
 
 __all__ = ["InvalidAnswer", "amend_answer", "register"]
@@ -29,12 +33,6 @@ TZ_VAR = "CASEFLOW_TZ"
 
 class InvalidAnswer(RecordError):
     """The new answer is not one the question takes (the message says why)."""
-
-
-@dataclass(frozen=True)
-class _Who:
-    person_id: int
-    lang: str
 
 
 def _say(message: str) -> None:
@@ -49,26 +47,19 @@ def _db(args: argparse.Namespace) -> str:
     return default_db()
 
 
-def _asker(store: Store, name: str | None) -> _Who:
-    from bot.cli import _local_user
-
-    person_id = store.local_person(_local_user(name))
-    return _Who(person_id, str(store.person(person_id)["lang"] or "en"))
-
-
-def _allowed(store: Store, case_id: int, person_id: int, code: str) -> bool:
-    """Whether the person is on the case; a refusal is audited."""
-    if store.is_member(case_id, person_id):
-        return True
-    store.audit(person_id, "access.refused", "case", case_id, case_id)
-    _say(f"you are not on case {code}.")
-    return False
+def _allowed(store: Store, case_id: int, actor: Actor, code: str, action: str) -> bool:
+    """Whether the caller may perform ``action`` on the case; a refusal is audited."""
+    try:
+        policy.require(store, actor, action, case_id)
+    except NotAllowed:
+        _say(f"you are not on case {code}.")
+        return False
+    return True
 
 
 def _write(text: str, out: str | None) -> None:
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text, encoding="utf-8")
+        write_private(out, text)  # a record is case data: 0600, in a 0700 folder if new
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -90,7 +81,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         return 2
     store = Store.open(_db(args))
     try:
-        who = _asker(store, args.as_user)
+        who = caller(store)
+        if who is None:
+            return NOT_ALLOWED
         records = Records(store)
         renderer = Renderer(store, templates=args.templates, tz=tz)
         try:
@@ -98,15 +91,14 @@ def cmd_render(args: argparse.Namespace) -> int:
                 ids = [records.find_session(key) for key in args.sessions]
                 for sid in ids:
                     info = store.session_info(sid)
-                    if not _allowed(
-                        store, info.case_id, who.person_id, store.case(info.case_id).code
-                    ):
-                        return 3
+                    code = store.case(info.case_id).code
+                    if not _allowed(store, info.case_id, who, code, "record.view"):
+                        return NOT_ALLOWED
                 text = renderer.session(ids, args.format, lang=args.lang, actor_id=who.person_id)
             else:
                 case = store.case_by_code(args.case)
-                if not _allowed(store, case.id, who.person_id, case.code):
-                    return 3
+                if not _allowed(store, case.id, who, case.code, "record.view"):
+                    return NOT_ALLOWED
                 render = getattr(renderer, args.what)
                 text = render(case, args.format, lang=args.lang or who.lang, actor_id=who.person_id)
         except NotFound as exc:
@@ -130,8 +122,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     store = Store.open(_db(args))
     try:
-        who = _asker(store, args.as_user)
-        records = Records(store)
+        who = caller(store)
+        if who is None:
+            return NOT_ALLOWED
         cases: list[Case]
         if args.case:
             try:
@@ -139,11 +132,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             except NotFound:
                 _say(f"no case {args.case!r}.")
                 return 2
-            if not _allowed(store, case.id, who.person_id, case.code):
-                return 3
+            if not _allowed(store, case.id, who, case.code, "record.export"):
+                return NOT_ALLOWED
             cases = [case]
         else:
-            cases = records.cases_for(who.person_id)
+            cases = cases_where(store, who, "record.export")
         written = export(
             store, cases, args.out, args.format, lang=args.lang or who.lang, actor_id=who.person_id
         )
@@ -157,48 +150,30 @@ def cmd_export(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- sign
 
 
-def _worker(store: Store, key: str | None) -> int | None:
-    """A person by id, or by terminal user name (default: whoever runs the command)."""
-    if key is None:
-        return _asker(store, None).person_id
-    if key.isdecimal():
-        try:
-            return int(store.person(int(key))["id"])
-        except NotFound:
-            return None
-    row = store._one("SELECT id FROM people WHERE local_user = ?", (key,))
-    return int(row["id"]) if row else None
-
-
 def cmd_sign(args: argparse.Namespace) -> int:
-    """Sign off (lock) a session record: later changes need a stated reason."""
+    """Sign off (lock) a session record, as the worker linked to the calling OS account."""
     store = Store.open(_db(args))
     try:
+        who = caller(store)
+        if who is None:
+            return NOT_ALLOWED
         records = Records(store)
-        worker_id = _worker(store, args.worker)
-        if worker_id is None:
-            _say(f"no worker {args.worker!r} (give a person id or a terminal user name).")
-            return 2
         try:
             sid = records.find_session(args.session)
         except NotFound as exc:
             _say(f"{exc}.")
             return 2
         info = store.session_info(sid)
-        if not _allowed(store, info.case_id, worker_id, store.case(info.case_id).code):
-            return 3
+        if not _allowed(store, info.case_id, who, store.case(info.case_id).code, "record.sign"):
+            return NOT_ALLOWED
         try:
-            signed_at = records.sign(sid, worker_id, comment=args.comment)
-        except NotAllowed as exc:
-            store.audit(worker_id, "access.refused", "session", sid, info.case_id)
-            _say(f"{exc}.")
-            return 3
+            signed_at = records.sign(sid, who.person_id, comment=args.comment)
         except RecordError as exc:
             _say(f"{exc}.")
             return 1
     finally:
         store.close()
-    print(f"Session {sid} signed off at {signed_at}.")
+    print(f"Session {sid} signed off at {signed_at} by {who.name}.")
     return 0
 
 
@@ -252,7 +227,9 @@ def cmd_amend(args: argparse.Namespace) -> int:
     """Correct one answer of a completed session; after sign-off a reason is required."""
     store = Store.open(_db(args))
     try:
-        who = _asker(store, args.as_user)
+        who = caller(store)
+        if who is None:
+            return NOT_ALLOWED
         records = Records(store)
         try:
             sid = records.find_session(args.session)
@@ -260,16 +237,12 @@ def cmd_amend(args: argparse.Namespace) -> int:
             _say(f"{exc}.")
             return 2
         info = store.session_info(sid)
-        if not _allowed(store, info.case_id, who.person_id, store.case(info.case_id).code):
-            return 3
+        if not _allowed(store, info.case_id, who, store.case(info.case_id).code, "record.amend"):
+            return NOT_ALLOWED
         try:
             revision = amend_answer(
                 store, sid, args.question, args.value, args.reason, who.person_id
             )
-        except NotAllowed as exc:
-            store.audit(who.person_id, "access.refused", "session", sid, info.case_id)
-            _say(f"{exc}.")
-            return 3
         except (NotFound, InvalidAnswer) as exc:
             _say(f"{exc}")
             return 2
@@ -285,14 +258,10 @@ def cmd_amend(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- wiring
 
 
-def _common(parser: argparse.ArgumentParser, *, asker: bool = True) -> None:
+def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", default=None, help="SQLite file (default: ./caseflow.db, or $CASEFLOW_DB)"
     )
-    if asker:
-        parser.add_argument(
-            "--as", dest="as_user", default=None, help="who is asking (default: you)"
-        )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -361,22 +330,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "sign",
         help="sign off (lock) a session record",
         description="Sign off a completed session record. Afterwards an answer can only be "
-        f"changed with `caseflow amend ... --reason`. Only a case's {' or '.join(AMENDING_ROLES)} "
-        "can sign.",
+        "changed with `caseflow amend ... --reason`. You sign as the worker linked to your "
+        "account; a worker on the case or their supervisor can sign.",
     )
     sign.add_argument("session", help="session id (or its first 8 characters)")
-    sign.add_argument(
-        "--worker",
-        metavar="ID",
-        default=None,
-        help="person id or terminal user name (default: you)",
-    )
     sign.add_argument(
         "--comment",
         default=None,
         help="the supervisor's comment (督导意见), shown with the sign-off on the record",
     )
-    _common(sign, asker=False)
+    _common(sign)
     sign.set_defaults(func=cmd_sign)
 
     amend = subparsers.add_parser(

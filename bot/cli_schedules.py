@@ -3,8 +3,8 @@ check-ins from the command line, and who answered them.
 
 ``bot/cli.py`` calls :func:`register` with its subparsers. Every handler takes the parsed
 arguments and returns the exit code: 0 done, 2 a usage error (no such case, member, flow or
-schedule; a rule that cannot work, with the reason), 3 the person running it (``--as``,
-default the OS user) is not a worker on the case (refused and audited).
+schedule; a rule that cannot work, with the reason), 3 refused: the calling OS account is
+not linked to a worker, or that worker is not on the case (refused and audited).
 
 The bot sends the check-ins; these commands only write and read the schedules. A new
 schedule's time zone defaults to ``$CASEFLOW_TZ`` (else Asia/Shanghai).
@@ -23,6 +23,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
+from bot.cli_identity import NOT_ALLOWED, caller
+from casework import policy
+from casework import schedules as schedule_actions
+from casework.cases import cases_where
+from casework.errors import Invalid, NotAllowed
+from casework.errors import NotFound as CaseworkNotFound
+from casework.identity import Actor
+from casework.schedules import check_flow_for_member
 from flows.recurrence import (
     MIN_WINDOW,
     QuietHours,
@@ -33,7 +41,8 @@ from flows.recurrence import (
     next_due,
     parse_duration,
 )
-from storage.schedules import Schedule, ScheduleRemoved, Schedules
+from flows.registry import FlowRegistry
+from storage.schedules import Schedule
 from storage.store import Case, NotFound, Store
 
 __all__ = [
@@ -46,7 +55,6 @@ __all__ = [
     "register",
 ]
 
-WORKER_ROLES = ("worker", "supervisor", "admin")
 DEFAULT_WINDOW = timedelta(hours=48)
 DEFAULT_REMINDERS = (timedelta(hours=4), timedelta(hours=24))
 
@@ -65,21 +73,15 @@ def _db(args: argparse.Namespace) -> str:
     return default_db()
 
 
-def _asker(store: Store, name: str | None) -> int:
-    from bot.cli import _local_user
-
-    return store.local_person(_local_user(name))
-
-
-def _worker_on(store: Store, case: Case, person_id: int) -> bool:
-    """Whether the person may schedule on the case: a worker on it (or their supervisor).
-    A refusal is audited."""
-    person = store.person(person_id)
-    if person["role"] in WORKER_ROLES and store.can_see_case(case.id, person_id):
-        return True
-    store.audit(person_id, "access.refused", "case", case.id, case.id)
-    _say(f"you are not a worker on case {case.code}.")
-    return False
+def _worker_on(store: Store, case: Case, actor: Actor, action: str) -> bool:
+    """Whether the caller may perform ``action`` on the case (the policy decides; a refusal
+    is audited there)."""
+    try:
+        policy.require(store, actor, action, case.id)
+    except NotAllowed:
+        _say(f"you are not a worker on case {case.code}.")
+        return False
+    return True
 
 
 def _case(store: Store, code: str) -> Case | None:
@@ -188,18 +190,22 @@ def cmd_schedule_add(args: argparse.Namespace) -> int:
     """Schedule a flow for a case member."""
     store = _open(args)
     try:
-        person_id = _asker(store, args.as_user)
+        actor = caller(store)
+        if actor is None:
+            return NOT_ALLOWED
         case = _case(store, args.case)
         if case is None:
             return 2
-        if not _worker_on(store, case, person_id):
-            return 3
+        if not _worker_on(store, case, actor, "schedule.create"):
+            return NOT_ALLOWED
         member = _member(store, case, args.member)
         if member is None:
             return 2
-        flow_problem = _flow_problem(args.flow)
-        if flow_problem:
-            _say(flow_problem)
+        registry = FlowRegistry()
+        try:
+            check_flow_for_member(store, registry, case.id, member, args.flow)
+        except Invalid as exc:
+            _say(f"{exc}.")
             return 2
         now = clock()
         try:
@@ -210,7 +216,9 @@ def cmd_schedule_add(args: argparse.Namespace) -> int:
         except ValidationError as exc:
             _say(_rule_problem(exc))
             return 2
-        schedule = Schedules(store).create(case.id, member, args.flow, rule, person_id, now)
+        schedule = schedule_actions.create(
+            store, registry, actor, case.id, member, args.flow, rule, now
+        )
         first = next_due(rule, now - timedelta(microseconds=1))
         print(
             f"Schedule {schedule.id}: {args.flow} for {store.person(member)['name']} on {case.code}"
@@ -225,23 +233,6 @@ def cmd_schedule_add(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _flow_problem(flow_id: str) -> str | None:
-    from flows.problems import FlowError
-    from flows.registry import FlowRegistry
-
-    try:
-        flow = FlowRegistry().current(flow_id).engine.flow
-    except FileNotFoundError:
-        return f"no flow {flow_id!r} (see `caseflow flows list`)."
-    except FlowError as exc:
-        return f"flow {flow_id!r} does not load: {exc}"
-    if flow.respondent == "worker":
-        return f"{flow_id!r} is answered by a worker; schedule flows members answer."
-    if flow.id != flow_id:
-        return f"give the flow by its id ({flow.id!r}), not a file name."
-    return None
-
-
 def _when(moment: datetime, rule: Recurrence) -> str:
     return f"{moment.astimezone(rule.zone):%a %Y-%m-%d %H:%M} ({rule.tz})"
 
@@ -250,22 +241,21 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
     """The schedules of one case, or of every case the person may see."""
     store = _open(args)
     try:
-        person_id = _asker(store, args.as_user)
-        schedules = Schedules(store)
+        actor = caller(store)
+        if actor is None:
+            return NOT_ALLOWED
         if args.case:
             case = _case(store, args.case)
             if case is None:
                 return 2
-            if not _worker_on(store, case, person_id):
-                return 3
+            if not _worker_on(store, case, actor, "schedule.view"):
+                return NOT_ALLOWED
             cases = [case]
         else:
-            cases = [store.case(int(r["id"])) for r in store.cases_of(person_id)]
+            cases = cases_where(store, actor, "schedule.view")
         rows: list[tuple[Case, Schedule]] = []
         for case in cases:
-            found = schedules.all(case.id)
-            rows += [(case, s) for s in found]
-            store.audit(person_id, "schedules.read", "case", case.id, case.id, count=len(found))
+            rows += [(case, s) for s in schedule_actions.of_case(store, actor, case.id)]
         if not rows:
             print("No schedules." if args.case else "No schedules on your cases.")
             return 0
@@ -285,20 +275,17 @@ def cmd_schedule_list(args: argparse.Namespace) -> int:
 def _change(args: argparse.Namespace, verb: str) -> int:
     store = _open(args)
     try:
-        person_id = _asker(store, args.as_user)
-        schedules = Schedules(store)
+        actor = caller(store)
+        if actor is None:
+            return NOT_ALLOWED
         try:
-            schedule = schedules.get(args.id)
-        except NotFound:
-            _say(f"no schedule {args.id}.")
+            schedule = schedule_actions.get(store, actor, args.id, "schedule.change")
+            changed = schedule_actions.change(store, actor, schedule.id, verb, clock())
+        except CaseworkNotFound:
+            _say(f"no schedule {args.id} on your cases.")
             return 2
-        if not _worker_on(store, store.case(schedule.case_id), person_id):
-            return 3
-        action = {"pause": schedules.pause, "resume": schedules.resume, "remove": schedules.remove}
-        try:
-            changed = action[verb](schedule.id, person_id, clock())
-        except ScheduleRemoved:
-            _say(f"schedule {schedule.id} was removed.")
+        except Invalid:
+            _say(f"schedule {args.id} was removed.")
             return 2
         done = {"pause": "paused", "resume": "resumed", "remove": "removed"}[verb]
         if changed:
@@ -329,15 +316,15 @@ def cmd_compliance(args: argparse.Namespace) -> int:
     """Per member and flow: due, completed, late, missed, open and the completion rate."""
     store = _open(args)
     try:
-        person_id = _asker(store, args.as_user)
+        actor = caller(store)
+        if actor is None:
+            return NOT_ALLOWED
         case = _case(store, args.case)
         if case is None:
             return 2
-        if not _worker_on(store, case, person_id):
-            return 3
-        now = clock()
-        rows = Schedules(store).compliance(case.id, now, weeks=args.weeks)
-        store.audit(person_id, "compliance.read", "case", case.id, case.id, weeks=args.weeks)
+        if not _worker_on(store, case, actor, "compliance.view"):
+            return NOT_ALLOWED
+        rows = schedule_actions.compliance(store, actor, case.id, clock(), weeks=args.weeks)
     finally:
         store.close()
     if args.json:
@@ -370,7 +357,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", default=None, help=db_help)
-        p.add_argument("--as", dest="as_user", default=None, help="who is asking (default: you)")
 
     schedule = subparsers.add_parser(
         "schedule",

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from bot.interview import Interviews, Opened
+from casework.interviews import Interviews, Opened
 from flows.engine import Prompt, Reply, Turn, command_help
 from flows.messages import say
 

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from bot.telegram_service import Button, Keyboard, Send
 from flows.recurrence import Recurrence
+from flows.registry import FlowRegistry
 from storage.schedules import Schedules, Work
 from storage.store import Case, Store
 
@@ -59,45 +60,51 @@ TEXTS: dict[str, dict[str, str]] = {
     "invite": {
         "en": "Hello {name}. It is time for the check-in: {title}. It takes a few minutes; "
         "you can answer until {close}.",
-        "zh": "{name}，您好。现在可以填写：{title}。只需几分钟，{close}前都可以回答。",
+        "zh": "{name}，您好！现在可以填写“{title}”了，只要几分钟，{close} 前填好就行。",
     },
     "remind": {
         "en": "A gentle reminder: the check-in ({title}) is still waiting for you. "
         "You can answer until {close}.",
-        "zh": "温馨提醒：{title}还在等您填写，{close}前都可以回答。",
+        "zh": "温馨提醒：“{title}”还在等您填写，{close} 前都可以填。",
     },
     "remind_started": {
         "en": "A gentle reminder: you started the check-in ({title}). Carry on where you "
         "left off whenever it suits you, until {close}.",
-        "zh": "温馨提醒：您已经开始填写{title}，方便的时候接着填就可以，{close}前都可以。",
+        "zh": "温馨提醒：“{title}”您已经填了一部分，方便的时候接着填就行，{close} 前都可以。",
     },
     "start": {"en": "▶ Start", "zh": "▶ 开始"},
     "continue": {"en": "▶ Continue", "zh": "▶ 继续"},
-    "not_now": {"en": "Not now", "zh": "稍后再说"},
+    "not_now": {"en": "Not now", "zh": "等会儿再填"},
     "snoozed": {
         "en": "All right. I will remind you once more at {until}.",
-        "zh": "好的。我会在{until}再提醒您一次。",
+        "zh": "好的，{until} 再提醒您一次。",
     },
     "snoozed_past_close": {
         "en": "All right. The check-in stays open until {close}.",
-        "zh": "好的。{close}前都可以填写。",
+        "zh": "好的。{close} 前都可以填写。",
     },
     "checkin_closed": {
         "en": "That check-in has closed. Thank you; the next one will come as usual.",
-        "zh": "这次的填写已经结束了。谢谢您，下次会照常提醒您。",
+        "zh": "这次的填写已经结束。谢谢您，下次到时候还会提醒您。",
     },
     "checkin_done": {
         "en": "You have already answered that check-in. Thank you!",
-        "zh": "这次您已经填写过了。谢谢！",
+        "zh": "这次您已经填好了，谢谢您！",
     },
     "button_dead": {"en": "That button no longer works.", "zh": "这个按钮已经不能用了。"},
     "missed_head": {
         "en": "Check-ins not answered in time:",
-        "zh": "以下定期填写未按时完成：",
+        "zh": "以下定期小调查没有按时填写：",
+    },
+    "broken": {
+        "en": "⚠️ Case {code}: scheduled check-in no. {id} ({flow}) could not be sent and is "
+        "paused. Check the flow, then resume it: caseflow schedule resume {id}.",
+        "zh": "⚠️ 个案 {code}：第 {id} 号定期小调查（{flow}）无法发送，已暂停。"
+        "请检查表单后恢复：caseflow schedule resume {id}。",
     },
     "missed_line": {
         "en": "• {code} · {member} · {title} · due {due}",
-        "zh": "• {code} · {member} · {title} · 应于{due}",
+        "zh": "• {code} · {member} · {title} · 应于 {due} 填写",
     },
 }
 
@@ -233,8 +240,6 @@ FlowTitle = Callable[[str, str], str]
 
 
 def _registry_title() -> FlowTitle:
-    from flows.registry import FlowRegistry
-
     registry = FlowRegistry()
 
     def title(flow_id: str, lang: str) -> str:
@@ -258,12 +263,14 @@ class CheckinScheduler:
         spreader: Spreader | None = None,
         flow_title: FlowTitle | None = None,
         snooze: timedelta = SNOOZE,
+        registry: FlowRegistry | None = None,
     ) -> None:
         self.store = store
         self.schedules = schedules or Schedules(store)
         self.spreader = spreader or Spreader()
         self._flow_title = flow_title
         self.snooze_after = snooze
+        self.registry = registry or FlowRegistry()
 
     def flow_title(self, flow_id: str, lang: str) -> str:
         if self._flow_title is None:
@@ -281,25 +288,29 @@ class CheckinScheduler:
                 people[person_id] = self.store.person(person_id)
             return people[person_id]
 
+        broken: set[int] = set()
         with self.store.atomic():
             for work in self.schedules.due_work(now):
-                if work.kind == "completed":
-                    self.schedules.take(work, now)
-                elif work.kind == "missed":
-                    if self.schedules.take(work, now):
-                        self._tell_workers(done, work, person)
-                else:
-                    member = person(work.schedule.person_id)
-                    chat = member["telegram_chat_id"]
-                    if chat is None:
-                        # Not on Telegram yet: take the check-in up so it counts, and offer
-                        # it at each tick while its window is open.
-                        self.schedules.record(work.schedule.id, work.due_at, "due", now)
-                        continue
-                    if self.schedules.take(work, now):
-                        send = self._member_message(work, member, int(chat))
-                        kind: ActionKind = "invite" if work.kind == "invite" else "remind"
-                        done.actions.append((kind, work.schedule.id, work.due_at, send))
+                if work.schedule.id in broken:
+                    continue
+                item = _Tick(cases=done.cases)
+                try:
+                    # A savepoint each: one broken schedule (a flow file gone, a bad rule)
+                    # is set aside and reported, and stops no other check-in.
+                    with self.store.atomic():
+                        self._work(item, work, now, person)
+                except Exception as exc:
+                    broken.add(work.schedule.id)
+                    log.error(
+                        "schedule %s could not be handled (%s); paused",
+                        work.schedule.id,
+                        type(exc).__name__,
+                    )
+                    self._set_aside(done, work, now)
+                    continue
+                done.actions += item.actions
+                for chat, (lang, lines) in item.missed.items():
+                    done.missed.setdefault(chat, (lang, []))[1].extend(lines)
         for chat, (lang, lines) in done.missed.items():
             body = "\n".join([_t("missed_head", lang), *lines])
             done.actions.append(("missed", None, None, Send(chat, body[:4000])))
@@ -314,6 +325,49 @@ class CheckinScheduler:
                 counts[action.kind] += 1
             log.info("check-ins: %s", ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
         return actions
+
+    def _work(
+        self, done: _Tick, work: Work, now: datetime, person: Callable[[int], dict[str, Any]]
+    ) -> None:
+        if work.kind == "completed":
+            self.schedules.take(work, now)
+        elif work.kind == "missed":
+            if self.schedules.take(work, now):
+                self._tell_workers(done, work, person)
+        else:
+            if not self.registry.known(work.schedule.flow_id):
+                raise LookupError("the schedule's flow is not installed")
+            member = person(work.schedule.person_id)
+            chat = member["telegram_chat_id"]
+            if chat is None:
+                # Not on Telegram (yet): take the check-in up so it counts, and offer it at
+                # each tick while its window is open (the web link shows it too).
+                self.schedules.record(work.schedule.id, work.due_at, "due", now)
+                return
+            if self.schedules.take(work, now):
+                send = self._member_message(work, member, int(chat))
+                kind: ActionKind = "invite" if work.kind == "invite" else "remind"
+                done.actions.append((kind, work.schedule.id, work.due_at, send))
+
+    def _set_aside(self, done: _Tick, work: Work, now: datetime) -> None:
+        """Pause a schedule that cannot be handled and tell the case's workers, once (a paused
+        schedule is not due again until a worker resumes it)."""
+        schedule = work.schedule
+        try:
+            with self.store.atomic():
+                if not self.schedules.pause(schedule.id, None, now):
+                    return
+                self.store.audit(None, "schedule.broken", "schedule", schedule.id, schedule.case_id)
+                case = self.store.case(schedule.case_id)
+                for worker in self.store.case_workers(schedule.case_id):
+                    chat = worker["telegram_chat_id"]
+                    if chat is None:
+                        continue
+                    lang = str(worker["lang"] or "en")
+                    body = _t("broken", lang, code=case.code, id=schedule.id, flow=schedule.flow_id)
+                    done.actions.append(("missed", None, None, Send(int(chat), body)))
+        except Exception as exc:  # the report must not stop the tick either
+            log.error("schedule %s could not be set aside (%s)", schedule.id, type(exc).__name__)
 
     def _member_message(self, work: Work, member: dict[str, Any], chat: int) -> Send:
         lang = str(member["lang"] or "en")

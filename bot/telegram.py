@@ -6,6 +6,11 @@
   been handled. PTB's own Updater confirms a batch as soon as it is fetched, so a crash in
   between would lose updates; here a crash means redelivery, and the update id stored with
   each effect makes a redelivered update change nothing.
+- An update whose handling failed is not confirmed: polling does not move the offset past
+  it, the webhook answers 500, and Telegram delivers it again. After ``update_tries`` failed
+  tries (counted in ``update_failures``) it is set aside: confirmed and skipped, logged for
+  administrators with its id and the exception's class only, so one bad update cannot block
+  its chat for ever. A database that is locked is not counted against an update.
 - Updates of one chat are handled in order; different chats run concurrently.
 - The conversation state lives in SQLite (the engine's sessions), not in a
   ConversationHandler or a pickle.
@@ -22,11 +27,12 @@ import os
 import secrets
 import signal
 import tomllib
+import traceback
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,10 +47,9 @@ from telegram import (
     Update,
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.http import LeanRequest, MessageRateLimiter
-from bot.interview import Interviews
 from bot.scheduler import CheckinScheduler
 from bot.telegram_service import (
     AnswerCallback,
@@ -60,6 +65,7 @@ from bot.telegram_service import (
     command_list,
     text,
 )
+from casework.interviews import Interviews
 from flows.engine import Voice
 from flows.registry import FlowRegistry
 from storage.schedules import Schedules
@@ -68,6 +74,13 @@ from storage.store import Store
 log = logging.getLogger("caseflow.telegram")
 T = TypeVar("T")
 MAX_WEBHOOK_BODY = 1 << 20
+# Telegram's file ids are well under 200 characters; a voice answer is at most an hour.
+MAX_FILE_ID = 256
+MAX_VOICE_SECONDS = 3600
+# Telegram keeps an unconfirmed update for 24 hours; a handled id older than this cannot come
+# back, so it is forgotten, at most PRUNE_BATCH ids a run.
+KEEP_UPDATE_IDS = timedelta(hours=48)
+PRUNE_BATCH = 5000
 
 
 @dataclass
@@ -84,6 +97,9 @@ class Settings:
     checkin_interval: int = 30  # seconds between looks at scheduled check-ins; 0: never
     message_rate: float = 30  # messages a second to Telegram; 0 only for a local fake server
     http: str = "lean"  # "lean" (bot/http.py) or "httpx" (python-telegram-bot's default)
+    update_tries: int = 5  # failed tries after which an update is set aside
+    retry_delay: float = 0.5  # polling: first pause before fetching a failed update again
+    housekeeping_interval: int = 600  # seconds between prunings of handled update ids
 
     @classmethod
     def load(cls, path: str | None = None, **overrides: Any) -> Settings:
@@ -110,6 +126,9 @@ class Settings:
         settings = cls(**{k: v for k, v in data.items() if k in known})
         settings.message_rate = float(settings.message_rate)
         settings.poll_timeout = int(settings.poll_timeout)
+        settings.update_tries = max(1, int(settings.update_tries))
+        settings.retry_delay = float(settings.retry_delay)
+        settings.housekeeping_interval = int(settings.housekeeping_interval)
         if settings.http not in ("lean", "httpx"):
             raise SystemExit("caseflow: http must be 'lean' or 'httpx'.")
         return settings
@@ -177,6 +196,34 @@ def incoming(update: Update) -> Incoming | None:
     kinds = ("sticker", "photo", "location", "document", "video", "audio", "contact", "animation")
     media = next((k for k in kinds if getattr(message, k, None)), "other")
     return replace(base, media=media)
+
+
+def voice_fits(voice: Voice) -> bool:
+    """Whether a voice note is one to keep: a sane file id and at most an hour long.
+
+    Telegram sends neither a longer id nor a longer voice answer to an interview question;
+    one that does not fit is refused with a message and never stored.
+    """
+    return 0 < len(voice.file_id) <= MAX_FILE_ID and 0 <= voice.duration <= MAX_VOICE_SECONDS
+
+
+def _update_of(body: bytes, bot: Bot) -> Update:
+    """The update in a webhook body; ValueError for anything that is not an update object."""
+    data = json.loads(body)
+    if not isinstance(data, dict) or type(data.get("update_id")) is not int:
+        raise ValueError("not an update object")
+    try:
+        update = Update.de_json(data, bot)
+    except Exception as exc:  # PTB raises TypeError, KeyError... on a malformed object
+        raise ValueError("not an update object") from exc
+    return update
+
+
+def _where(exc: BaseException) -> str:
+    """Where an exception was raised: class and stack frames, not its message (which may
+    quote what a person sent)."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"{type(exc).__name__}\n{frames}".rstrip()
 
 
 def _markup(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
@@ -272,26 +319,92 @@ class TelegramChannel:
                 self.settings.base_file_url or self.settings.base_url.replace("/bot", "/file/bot")
             )
         application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
-        application.add_handler(TypeHandler(Update, self.on_update))
+        # Updates do not go through application.process_update(): it hands a handler's
+        # exception to the error handlers and returns normally, so a failed update would look
+        # handled and be confirmed. poll() and the webhook call settle() instead.
         application.add_error_handler(self.on_error)
         return application
 
-    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Every update: hand it to the service, then do what it says."""
+    async def handle_update(self, update: Update) -> None:
+        """One update: the service on the database thread, then what it says to do.
+
+        Raises when handling failed; the update's transaction is then rolled back.
+        """
         event = incoming(update)
         if event is None or self.service is None:
             return
+        if event.voice is not None and not voice_fits(event.voice):
+            refusal = await self.db.run(self._refuse_voice, event)
+            if refusal is not None:
+                await perform(self.application.bot, [refusal])
+            return
         handled: Handled = await self.db.run(self.service.handle, event)
-        await perform(context.bot, handled.outs)
+        await perform(self.application.bot, handled.outs)
         await self.flush_outbox(handled.outbox)
 
+    def _refuse_voice(self, event: Incoming) -> Send | None:
+        """The refusal of a voice note that does not fit, once per update (database thread)."""
+        assert self.service is not None
+        store = self.service.store
+        with store.atomic():
+            if not store.update_seen(event.update_id):
+                return None  # refused already
+            person = store.person_by_telegram(event.user_id)
+        lang = str(person["lang"]) if person else _lang_of(event.language_code)
+        return Send(event.chat_id, text("voice_refused", lang))
+
+    async def settle(self, update: Update) -> bool:
+        """Handle an update; True when it may be confirmed to Telegram: handled, or set aside
+        after ``update_tries`` failed tries. False: Telegram must deliver it again."""
+        try:
+            await self.handle_update(update)
+            return True
+        except Exception as exc:
+            return await self._failed(update, exc)
+
+    async def _failed(self, update: Update, exc: Exception) -> bool:
+        """Count a failed try at an update; set it aside (and say so) after too many."""
+        assert self.service is not None
+        uid, limit = update.update_id, self.settings.update_tries
+        try:
+            tries, set_aside = await self.db.run(
+                self.service.store.update_failed, uid, type(exc).__name__, limit
+            )
+        except Exception as second:  # e.g. the database is locked: not the update's fault
+            log.warning(
+                "update %d failed and was not counted (%s); it will be delivered again: %s",
+                uid,
+                type(second).__name__,
+                _where(exc),
+            )
+            return False
+        if not set_aside:
+            log.warning(
+                "update %d failed (try %d of %d); it will be delivered again: %s",
+                uid,
+                tries,
+                limit,
+                _where(exc),
+            )
+            return False
+        log.error(
+            "update %d set aside after %d failed tries (last: %s): it will not be handled. "
+            "Administrators: see the update_failures table.",
+            uid,
+            tries,
+            type(exc).__name__,
+        )
+        user, chat = update.effective_user, update.effective_chat
+        if user is not None and chat is not None and chat.type == "private":
+            busy = Send(chat.id, text("busy_error", _lang_of(user.language_code)))
+            with contextlib.suppress(Exception):
+                await perform(self.application.bot, [busy])
+        return True
+
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log with the traceback (no message content) and tell the person something useful."""
-        log.error("handling an update failed", exc_info=context.error)
-        if isinstance(update, Update) and update.effective_chat and update.effective_user:
-            lang = "zh" if (update.effective_user.language_code or "").startswith("zh") else "en"
-            with contextlib.suppress(TelegramError):
-                await context.bot.send_message(update.effective_chat.id, text("busy_error", lang))
+        """Errors PTB itself catches (in jobs): the class and where, not the message."""
+        error = context.error
+        log.error("python-telegram-bot reported an error: %s", _where(error) if error else "?")
 
     async def flush_outbox(self, pending: list[tuple[int, Send]]) -> None:
         for outbox_id, message in pending:
@@ -313,6 +426,14 @@ class TelegramChannel:
         pending = await self.db.run(self.service.pending_outbox)
         await self.flush_outbox(pending)
         jobs = self.application.job_queue
+        if jobs is not None and self.settings.housekeeping_interval > 0:
+            jobs.run_repeating(
+                self._housekeeping_job,
+                interval=self.settings.housekeeping_interval,
+                first=1,
+                name="housekeeping",
+                job_kwargs={"max_instances": 1, "coalesce": True},
+            )
         if jobs is not None and self.settings.checkin_interval > 0:
             # Scheduled check-ins are derived from SQLite at every tick, so a restart has
             # nothing to rebuild: what fell due meanwhile is caught up, never sent twice.
@@ -329,6 +450,21 @@ class TelegramChannel:
             await self.run_checkins()
         except Exception:
             log.exception("scheduled check-ins failed this time; the next tick tries again")
+
+    async def _housekeeping_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await self.housekeeping()
+        except Exception as exc:
+            log.warning("housekeeping failed this time; the next run tries again: %s", _where(exc))
+
+    async def housekeeping(self) -> int:
+        """Forget handled update ids Telegram can no longer redeliver, at most PRUNE_BATCH."""
+        assert self.service is not None
+        store = self.service.store
+        removed = await self.db.run(store.prune_updates, KEEP_UPDATE_IDS, PRUNE_BATCH)
+        if removed:
+            log.info("forgot %d handled update ids older than %s", removed, KEEP_UPDATE_IDS)
+        return removed
 
     async def run_checkins(self, *, spread: bool = True) -> int:
         """Send what scheduled check-ins owe by now, each at its slot under the rate limit."""
@@ -347,11 +483,7 @@ class TelegramChannel:
         interviews = Interviews(store, FlowRegistry())
         render, chart = _record_hooks(store, interviews)
 
-        def title(flow_id: str, lang: str) -> str:
-            flow = interviews.registry.current(flow_id).engine.flow
-            return flow.text(flow.title, lang)
-
-        scheduler = CheckinScheduler(store, Schedules(store), flow_title=title)
+        scheduler = CheckinScheduler(store, Schedules(store))
         return TelegramService(
             store,
             interviews,
@@ -369,6 +501,7 @@ class TelegramChannel:
             await bot.delete_webhook()
         offset: int | None = None
         failures = 0
+        retries = 0  # batches in a row that left an update unsettled
         while not self._stopping.is_set():
             fetch = asyncio.ensure_future(
                 bot.get_updates(
@@ -403,28 +536,48 @@ class TelegramChannel:
                 continue
             if not updates:
                 continue
-            await self.process(updates)
-            offset = updates[-1].update_id + 1
+            unsettled = await self.process(updates)
+            if unsettled is None:
+                offset = max(u.update_id for u in updates) + 1
+                retries = 0
+                continue
+            # Not confirmed: the next getUpdates returns it, and the updates after it, again
+            # (those already handled change nothing the second time). A pause first, longer
+            # each time, or a failing update would be fetched in a tight loop.
+            offset = unsettled
+            retries += 1
+            await self._sleep_or_stop(min(self.settings.retry_delay * 2 ** (retries - 1), 30.0))
 
-    async def process(self, updates: Sequence[Update]) -> None:
-        """Handle a batch: each chat's updates in order, chats side by side."""
+    async def process(self, updates: Sequence[Update]) -> int | None:
+        """Handle a batch: each chat's updates in order, chats side by side.
+
+        Returns the id of the first update that failed and was not set aside (None when all
+        are settled): it and any later update must not be confirmed. A chat's updates after
+        a failed one wait for it.
+        """
         by_chat: dict[int, list[Update]] = defaultdict(list)
         for update in updates:
             chat = update.effective_chat or update.effective_user
             by_chat[chat.id if chat else 0].append(update)
+        unsettled: list[int] = []
 
         async def one_chat(items: list[Update]) -> None:
             for item in items:
-                await self.application.process_update(item)
+                if not await self.settle(item):
+                    unsettled.append(item.update_id)
+                    return
 
         await asyncio.gather(*(one_chat(items) for items in by_chat.values()))
+        return min(unsettled, default=None)
 
     async def serve_webhook(self) -> None:
         """Receive updates by webhook, answering Telegram only after each is handled.
 
         Telegram retries a delivery that is not answered 200, and PTB's own webhook server
         answers before handling; here a crash before the answer means a retry, which the
-        stored update ids make harmless. TLS is left to a reverse proxy in front.
+        stored update ids make harmless. A failed update is answered 500 (Telegram retries)
+        until it is set aside; a body that is not an update object is answered 400. TLS is
+        left to a reverse proxy in front.
         """
         assert self.settings.webhook_url
         host, _, port = self.settings.listen.rpartition(":")
@@ -468,16 +621,17 @@ class TelegramChannel:
                 status = "413 Payload Too Large"
             else:
                 body = await asyncio.wait_for(reader.readexactly(length), timeout=10)
-                update = Update.de_json(json.loads(body), self.application.bot)
-                await self.process([update])
-                status = "200 OK"
+                update = _update_of(body, self.application.bot)
+                settled = await self.settle(update)
+                # 500: not handled; Telegram will deliver it again
+                status = "200 OK" if settled else "500 Internal Server Error"
         except (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             status = "400 Bad Request"
         except TimeoutError:
             status = "408 Request Timeout"
-        except Exception:
-            log.exception("a webhook update failed")
-            status = "500 Internal Server Error"  # Telegram will deliver it again
+        except Exception as exc:
+            log.error("a webhook request failed: %s", _where(exc))
+            status = "500 Internal Server Error"
         with contextlib.suppress(ConnectionError):
             writer.write(
                 f"HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
@@ -496,6 +650,10 @@ class TelegramChannel:
         if self.service is not None:
             await self.db.run(self.service.store.close)
         self.db.close()
+
+
+def _lang_of(language_code: str | None) -> str:
+    return "zh" if (language_code or "").startswith("zh") else "en"
 
 
 def _record_hooks(store: Store, interviews: Interviews) -> tuple[Any, Any]:

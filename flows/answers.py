@@ -271,7 +271,7 @@ def display(item: AnyItem, value: Any, lang: str) -> str:
     if isinstance(item, ChoiceItem | MultiItem):
         labels = {str(v): label for v, label in options(item, lang)}
         values = value if isinstance(value, list) else [value]
-        separator = "、" if lang.startswith("zh") else ", "
+        separator = "；" if lang.startswith("zh") else ", "
         return separator.join(labels.get(str(v), str(v)) for v in values)
     if isinstance(item, NumberItem) and item.unit:
         unit = item.unit.get(lang) or next(iter(item.unit.values()))

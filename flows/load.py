@@ -467,11 +467,20 @@ def bundled_flow_paths() -> list[Path]:
     return sorted(BUNDLED_DIR.glob("*.yaml"))
 
 
-def find_flow(name: str, search: Iterable[Path] = ()) -> Path:
-    """A flow by id (bundled or in ``search`` dirs) or by path."""
-    candidate = Path(name)
-    if candidate.suffix in (".yaml", ".yml") and candidate.exists():
-        return candidate
+FLOW_ID = re.compile(r"^[a-z0-9_]{1,64}$")
+
+
+def find_flow(name: str, search: Iterable[Path] = (), *, allow_path: bool = False) -> Path:
+    """A flow by id (bundled or in ``search`` dirs); by a file path only with ``allow_path``.
+
+    An id is ``[a-z0-9_]`` and nothing else: a name that reached us in a button, a command
+    or a schedule is a claim, and ``/etc/x`` or ``../x`` must never become a file read."""
+    if allow_path:
+        candidate = Path(name)
+        if candidate.suffix in (".yaml", ".yml") and candidate.exists():
+            return candidate
+    if not FLOW_ID.match(name):
+        raise FileNotFoundError(name)
     for folder in (*search, BUNDLED_DIR):
         for suffix in (".yaml", ".yml"):
             path = Path(folder) / f"{name}{suffix}"

@@ -39,7 +39,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "choose_many": {
         "en": "Please choose from the options: type their numbers, like 1,3.",
-        "zh": "请从选项中选择：输入编号，例如 1,3。",
+        "zh": "可以选几个：输入选项的编号，中间用空格或顿号隔开，比如 1、3。",
     },
     "too_few": {
         "en": "Please choose at least {min}.",
@@ -83,15 +83,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "bad_format": {
         "en": "That doesn't look right for this question. Please check and try again.",
-        "zh": "这个回答的格式不对，请检查后再试。",
+        "zh": "这个回答的格式不对，请核对一下再试。",
     },
     "text_expected": {
         "en": "Please type your answer (or send a voice message where that is offered).",
-        "zh": "请输入文字回答（或在可以的时候发送语音）。",
+        "zh": "请打字回答。有的问题也可以直接发语音。",
     },
     "voice_not_here": {
         "en": "A voice message can't answer this question. Please use the buttons or type.",
-        "zh": "这个问题不能用语音回答，请点按钮或输入文字。",
+        "zh": "这道题不能用语音回答，请点按钮或打字。",
     },
     "unknown_command": {
         "en": "'/{command}' is not a command here. You can use: {commands}",
@@ -103,15 +103,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "at_start": {
         "en": "This is the first question; there is nothing before it.",
-        "zh": "这是第一个问题，前面没有问题了。",
+        "zh": "这已经是第一题了，前面没有题了。",
     },
     "not_ready_for_review": {
         "en": "Some questions still need an answer before the review.",
-        "zh": "还有问题没有回答，回答完才能检查。",
+        "zh": "还有问题没回答，答完才能核对。",
     },
     "stale": {
         "en": "That button belongs to a question that has passed. Here is the current one.",
-        "zh": "那个按钮属于之前的问题。这是现在的问题。",
+        "zh": "那个按钮是前面题目的，请回答现在这道题。",
     },
     "review_hint": {
         "en": "Send /submit to finish, or /edit N to change answer N.",
@@ -123,19 +123,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "paused": {
         "en": "Paused. Your answers are saved. Send /resume to carry on.",
-        "zh": "已暂停，回答都已保存。发送 /resume 继续。",
+        "zh": "已暂停，您的回答都保存好了。想接着填的时候，发送 /resume。",
     },
     "cancelled": {
         "en": "Cancelled. No more questions. The answers given so far are kept.",
-        "zh": "已取消，不再提问。已回答的内容会保留。",
+        "zh": "好的，这次先不填了。已经填好的内容会保留。",
     },
     "completed": {
         "en": "Thank you, all done. Your answers are saved.",
-        "zh": "谢谢，全部完成。回答都已保存。",
+        "zh": "谢谢您！都填好了，回答已经保存。",
     },
     "already_finished": {
         "en": "This interview is already finished.",
-        "zh": "这次访谈已经结束了。",
+        "zh": "这次的填写已经结束。",
     },
     "recap": {
         "en": "Welcome back. You were at question {position} of {total}: {label}",
@@ -143,7 +143,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "recap_review": {
         "en": "Welcome back. All questions are answered; please check and submit.",
-        "zh": "欢迎回来。问题都已回答，请检查后提交。",
+        "zh": "欢迎回来。问题都答完了，请核对一下再提交。",
     },
     "last_time": {
         "en": "Last time you said: {value}",
@@ -155,7 +155,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "review_title": {
         "en": "Please check your answers:",
-        "zh": "请检查您的回答：",
+        "zh": "请核对一下您的回答：",
     },
     "skipped": {
         "en": "(skipped)",
@@ -172,11 +172,11 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 COMMAND_HELP: dict[str, dict[str, str]] = {
     "back": {"en": "previous question", "zh": "上一题"},
-    "skip": {"en": "skip this question", "zh": "跳过本题"},
-    "pause": {"en": "stop for now, carry on later", "zh": "暂停，稍后继续"},
+    "skip": {"en": "skip this question", "zh": "跳过这道题"},
+    "pause": {"en": "stop for now, carry on later", "zh": "先暂停，等会儿再接着填"},
     "resume": {"en": "carry on", "zh": "继续"},
-    "cancel": {"en": "stop this interview", "zh": "取消本次访谈"},
-    "review": {"en": "check all answers", "zh": "检查全部回答"},
+    "cancel": {"en": "stop this interview", "zh": "这次先不填"},
+    "review": {"en": "check all answers", "zh": "核对全部回答"},
     "submit": {"en": "finish and save", "zh": "提交"},
     "edit": {"en": "change answer N", "zh": "修改第 N 个回答"},
 }

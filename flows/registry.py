@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flows.compile import compile_flow
 from flows.engine import Engine
-from flows.load import bundled_flow_paths, find_flow, parse_flow
+from flows.load import FLOW_ID, bundled_flow_paths, find_flow, parse_flow
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,10 @@ class FlowRegistry:
         self._engines: dict[tuple[str, int], Engine] = {}
         self._files: dict[Path, tuple[float, Loaded]] = {}
 
-    def current(self, name: str) -> Loaded:
-        """The flow as its file says now (re-read only when the file changed)."""
-        path = find_flow(name, self.search).resolve()
+    def current(self, name: str, *, allow_path: bool = False) -> Loaded:
+        """The flow as its file says now (re-read only when the file changed). ``name`` is a
+        flow id; a file path only with ``allow_path`` (the terminal's ``caseflow chat``)."""
+        path = find_flow(name, self.search, allow_path=allow_path).resolve()
         mtime = path.stat().st_mtime
         cached = self._files.get(path)
         if cached and cached[0] == mtime:
@@ -56,6 +57,14 @@ class FlowRegistry:
             engine = Engine(compile_flow(flow))
             self._engines[(flow_id, version)] = engine
         return engine
+
+    def known(self, flow_id: str) -> bool:
+        """Whether ``flow_id`` is a well-formed id of a flow this installation has."""
+        return bool(FLOW_ID.match(flow_id)) and any(p.stem == flow_id for p in self.available())
+
+    def respondent(self, flow_id: str) -> str:
+        """Who answers the flow: caregiver, client, worker or anyone."""
+        return str(self.current(flow_id).engine.flow.respondent)
 
     def available(self) -> list[Path]:
         seen: dict[str, Path] = {}

@@ -229,6 +229,27 @@ def m004_schedules(db: Database) -> None:
 
 
 @migrations()
+def m005_update_failures(db: Database) -> None:
+    statements = [
+        # Telegram updates whose handling failed: how often, with which exception class, and
+        # when one was set aside (skipped after too many tries, so it blocks no chat). Ids,
+        # counts and class names only: nothing from the update's body.
+        """CREATE TABLE update_failures (
+            update_id INTEGER PRIMARY KEY,
+            tries INTEGER NOT NULL CHECK (tries >= 1),
+            error TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            set_aside_at TEXT
+        )""",
+        # Processed update ids are pruned by age once Telegram can no longer redeliver them.
+        "CREATE INDEX processed_updates_by_time ON processed_updates(processed_at)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
 def m009_case_file(db: Database) -> None:
     _run(
         db,

@@ -14,13 +14,14 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from flows.engine import Recorded, Session, Turn
+from storage.files import private_database
 from storage.migrations import migrations
 
 ROLES = ("admin", "supervisor", "worker", "caregiver", "client")
@@ -86,9 +87,10 @@ def connect(path: str | Path) -> Database:
     # Autocommit mode: a statement outside `atomic()` commits by itself, and `atomic()` owns
     # BEGIN/COMMIT. In sqlite3's legacy mode a bare INSERT would silently open a transaction
     # that stays open, so an acknowledged answer might not be on disk.
-    memory = str(path) == ":memory:"
+    memory = str(path) in (":memory:", "")
     if not memory:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Case data: the file (and the -wal and -shm SQLite makes with its mode) is 0600.
+        private_database(path)
     db = Database(sqlite3.connect(str(path), isolation_level=None))
     if not memory:
         db.execute("PRAGMA journal_mode=WAL")
@@ -106,6 +108,9 @@ class Store:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Added to every audit row this store writes: how the actor came (for the terminal,
+        # the OS account the command ran under), so the log names the person and the door.
+        self.via: dict[str, Any] = {}
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -153,9 +158,39 @@ class Store:
                 entity,
                 None if entity_id is None else str(entity_id),
                 case_id,
-                _json(detail),
+                _json({**self.via, **detail}),
             ),
         )
+
+    def audit_refusal(
+        self,
+        actor_id: int | None,
+        action: str,
+        entity: str,
+        entity_id: object = None,
+        case_id: int | None = None,
+        *,
+        window: timedelta = timedelta(hours=1),
+    ) -> None:
+        """Record a refusal, collapsing repeats: the same actor (or stranger, by entity id)
+        refused the same action on the same thing within ``window`` adds to one row's
+        ``count``, so a flood of messages from a stranger leaves one row an hour."""
+        since = (datetime.now(UTC) - window).isoformat(timespec="microseconds")
+        key = None if entity_id is None else str(entity_id)
+        row = self._one(
+            "SELECT id FROM audit WHERE action = 'access.refused' AND at >= ?"
+            " AND actor_id IS ? AND entity = ? AND entity_id IS ? AND case_id IS ?"
+            " AND json_extract(detail, '$.refused') IS ? ORDER BY id DESC LIMIT 1",
+            (since, actor_id, entity, key, case_id, action),
+        )
+        if row is not None:
+            self.db.execute(
+                "UPDATE audit SET detail = json_set(detail, '$.count',"
+                " coalesce(json_extract(detail, '$.count'), 1) + 1) WHERE id = ?",
+                (row["id"],),
+            )
+            return
+        self.audit(actor_id, "access.refused", entity, entity_id, case_id, refused=action)
 
     def audit_rows(self, case_id: int | None = None) -> list[dict[str, Any]]:
         if case_id is None:
@@ -192,12 +227,26 @@ class Store:
             raise NotFound(f"no person {person_id}")
         return row
 
-    def local_person(self, local_user: str, lang: str = "en") -> int:
-        """The person behind a terminal account, created on first use."""
-        row = self._one("SELECT id FROM people WHERE local_user = ?", (local_user,))
-        if row:
-            return int(row["id"])
-        return self.add_person(local_user, "worker", local_user=local_user, lang=lang)
+    def person_by_login(self, login: str) -> dict[str, Any] | None:
+        """The person linked to an operating-system account, if any."""
+        return self._one("SELECT * FROM people WHERE local_user = ?", (login,))
+
+    def link_login(self, person_id: int, login: str | None, actor_id: int | None = None) -> None:
+        """Link (or, with None, unlink) an operating-system account to a person."""
+        with self.atomic():
+            self.db.execute("UPDATE people SET local_user = ? WHERE id = ?", (login, person_id))
+            self.audit(actor_id, "person.link_login", "person", person_id, linked=login is not None)
+
+    def case_relations(self, case_id: int, person_id: int) -> frozenset[str]:
+        """How a person stands to a case: their member roles on it, and ``supervisor`` when
+        they supervise a worker on it. Empty for everyone else."""
+        rows = self.db.execute(
+            "SELECT role FROM case_members WHERE case_id = ? AND person_id = ?"
+            " UNION SELECT 'supervisor' FROM case_members m JOIN people p ON p.id = m.person_id"
+            " WHERE m.case_id = ? AND m.role = 'worker' AND p.supervisor_id = ?",
+            (case_id, person_id, case_id, person_id),
+        ).fetchall()
+        return frozenset(str(r[0]) for r in rows)
 
     # -- cases ----------------------------------------------------------------------------
 
@@ -238,6 +287,18 @@ class Store:
             self._add_member(case_id, created_by, "worker")
             self.audit(created_by, "case.create", "case", case_id, case_id)
         return self.case(case_id)
+
+    def count_cases(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM cases").fetchone()[0])
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Workers and supervisors, by name."""
+        return self._all(
+            "SELECT * FROM people WHERE role IN ('worker', 'supervisor', 'admin') ORDER BY name"
+        )
+
+    def case_exists(self, code: str) -> bool:
+        return self._one("SELECT 1 AS x FROM cases WHERE code = ?", (code,)) is not None
 
     def ensure_case(self, code: str, created_by: int) -> Case:
         try:
@@ -580,9 +641,6 @@ class Store:
             (person_id, person_id),
         )
 
-    def can_see_case(self, case_id: int, person_id: int) -> bool:
-        return any(row["id"] == case_id for row in self.cases_of(person_id))
-
     def case_workers(self, case_id: int) -> list[dict[str, Any]]:
         return self._all(
             "SELECT p.* FROM case_members m JOIN people p ON p.id = m.person_id"
@@ -604,11 +662,13 @@ class Store:
     def invite(self, token: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM invites WHERE token = ?", (token,))
 
-    def use_invite(self, token: str, person_id: int) -> None:
-        self.db.execute(
+    def use_invite(self, token: str, person_id: int) -> bool:
+        """Mark an invitation used; False when it already was (it works once)."""
+        cursor = self.db.execute(
             "UPDATE invites SET used_by = ?, used_at = ? WHERE token = ? AND used_by IS NULL",
             (person_id, _now(), token),
         )
+        return cursor.rowcount == 1
 
     def update_seen(self, update_id: int) -> bool:
         """Record a Telegram update as handled; False when it already was."""
@@ -617,6 +677,68 @@ class Store:
             (update_id, _now()),
         )
         return cursor.rowcount == 1
+
+    def update_failed(self, update_id: int, error: str, max_tries: int) -> tuple[int, bool]:
+        """Count a failed try at a Telegram update (``error``: the exception's class name).
+
+        Returns the tries so far and whether the update is set aside: from ``max_tries`` on
+        it counts as processed, so it is confirmed to Telegram and never run again.
+        """
+        now = _now()
+        with self.atomic():
+            self.db.execute(
+                "INSERT INTO update_failures (update_id, tries, error, first_seen, last_seen)"
+                " VALUES (?, 1, ?, ?, ?) ON CONFLICT (update_id) DO UPDATE SET"
+                " tries = tries + 1, error = excluded.error, last_seen = excluded.last_seen",
+                (update_id, error, now, now),
+            )
+            row = self._one(
+                "SELECT tries, set_aside_at FROM update_failures WHERE update_id = ?",
+                (update_id,),
+            )
+            assert row is not None
+            tries = int(row["tries"])
+            if row["set_aside_at"] is None and tries < max_tries:
+                return tries, False
+            if row["set_aside_at"] is None:
+                self.db.execute(
+                    "UPDATE update_failures SET set_aside_at = ? WHERE update_id = ?",
+                    (now, update_id),
+                )
+                self.update_seen(update_id)
+        return tries, True
+
+    def update_failure(self, update_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM update_failures WHERE update_id = ?", (update_id,))
+
+    def set_aside_updates(self) -> list[dict[str, Any]]:
+        """Updates skipped after too many failed tries, for an administrator to look into."""
+        return self._all(
+            "SELECT * FROM update_failures WHERE set_aside_at IS NOT NULL ORDER BY set_aside_at"
+        )
+
+    def prune_updates(self, keep: timedelta, limit: int) -> int:
+        """Forget at most ``limit`` handled update ids (oldest first) stored more than ``keep``
+        ago, and failures of updates since handled or given up on; returns how many ids went.
+
+        Telegram redelivers an update for 24 hours at most, so an id older than that can never
+        come back. Set-aside updates stay listed. Bounded, so one run never holds the database
+        thread for long however far behind it is. Ages are measured on the clock that stamped
+        the rows.
+        """
+        cutoff = _iso(datetime.fromisoformat(_now()) - keep)
+        with self.atomic():
+            removed = self.db.execute(
+                "DELETE FROM processed_updates WHERE update_id IN (SELECT update_id"
+                " FROM processed_updates WHERE processed_at < ? ORDER BY processed_at LIMIT ?)",
+                (cutoff, limit),
+            ).rowcount
+            self.db.execute(
+                "DELETE FROM update_failures WHERE update_id IN (SELECT update_id"
+                " FROM update_failures WHERE set_aside_at IS NULL AND last_seen < ? LIMIT ?)",
+                (cutoff, limit),
+            )
+        return int(removed)
 
     def queue_message(
         self, person_id: int, case_id: int | None, kind: str, payload: Mapping[str, Any]

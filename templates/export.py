@@ -14,6 +14,9 @@ Multiple choices are joined with ``;``, yes/no is ``1``/``0``, and a voice answe
 empty value (its label says it was a voice message). In CSV, a text that a spreadsheet would
 run as a formula (it starts with ``=``, ``+``, ``-`` or ``@``) is prefixed with ``'``; the
 JSON tables keep every value as stored.
+
+The tables hold case data: each file is 0600 and a folder the export creates 0700, whatever
+the umask (``storage/files.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from flows import answers as answer_types
 from flows.engine import Engine
 from flows.model import ChoiceItem, MultiItem, NoteItem, ScaleItem, YesNoItem
 from flows.registry import FlowRegistry
+from storage.files import private_dir, private_text, write_private
 from storage.records import Records
 from storage.store import Case, Store
 from templates.i18n import parse_moment
@@ -269,7 +273,7 @@ def _engine(store: Store, registry: FlowRegistry, flow_id: str, version: int) ->
 
 def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
     # utf-8-sig writes the byte-order mark that makes Excel read the file as UTF-8.
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+    with private_text(path, encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row in rows:
@@ -309,15 +313,14 @@ def export(
         for name, text in columns
     ]
     tables = {"answers": answers, "scores": scores, "items": items, "variables": variables}
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(out_dir)  # answers are case data: 0700 folder, 0600 files
     written = []
     for table in TABLES:
         columns = [name for name, _ in VARIABLES[table]]
         path = folder / f"{table}.{fmt}"
         if native:
             text = json.dumps(tables[table], ensure_ascii=False, indent=1)
-            path.write_text(text + "\n", encoding="utf-8")
+            write_private(path, text + "\n")
         else:
             _write_csv(path, columns, tables[table])
         written.append(path)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
+from casework.identity import os_login
 from flows.compile import compile_flow
 from flows.engine import Engine, Prompt, Reply, Session, Turn
 from flows.load import parse_flow
@@ -81,3 +85,23 @@ def store() -> Store:
     s = Store.open(":memory:")
     yield s
     s.close()
+
+
+# -- who runs a command -----------------------------------------------------------------------
+
+
+def run_as(login: str, command: Callable[[list[str]], int], argv: list[str]) -> int:
+    """Run an in-process ``caseflow`` command as if the calling OS account were ``login``
+    (the identity comes from the process's uid; here the lookup is replaced)."""
+    with patch("casework.identity.os_login", return_value=login):
+        return command(argv)
+
+
+def worker_for_this_account(db: str | Path, name: str = "Tester") -> int:
+    """Register a worker linked to the OS account running the tests, as an administrator
+    would with ``caseflow workers add ... --login``; commands run in a subprocess act as it."""
+    store = Store.open(db)
+    try:
+        return store.add_person(name, "worker", local_user=os_login())
+    finally:
+        store.close()

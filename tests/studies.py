@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.interview import Interviews
+from casework.interviews import Interviews
 from flows.engine import Reply
 from flows.registry import FlowRegistry
 from storage.records import Records
 from storage.store import Case, Store
+from tests.conftest import run_as
 
 AS_OF = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 """The case summaries are rendered as of this moment."""
@@ -80,8 +81,9 @@ class Study:
         self.at(month, day, hour - 8)
 
     def caseflow(self, *argv: str, who: str = "worker") -> None:
-        user = str(self.store.person(self.people[who])["local_user"])
-        code = self.cli([*argv, "--db", self.db, "--as", user])
+        """``caseflow ARGV`` run by the OS account linked to ``who``."""
+        login = str(self.store.person(self.people[who])["local_user"])
+        code = run_as(login, self.cli, [*argv, "--db", self.db])
         assert code == 0, argv
 
     def person(self, key: str, name: str, role: str, member: str | None = None) -> int:

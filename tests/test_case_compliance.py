@@ -39,7 +39,7 @@ def test_the_case_summary_shows_a_missed_weekly_checkin_in_both_languages(store)
     assert "## Scheduled check-ins, last 8 weeks" in english
     assert "| Grandma Li | Weekly check-in about the child | 1 | 0 | 0 | 1 | 0% |" in english
     chinese = renderer.case(case.code, "md", lang="zh", as_of=THURSDAY)
-    assert "## 定期问答（最近 8 周）" in chinese
+    assert "## 定期小调查填写情况（最近 8 周）" in chinese
     assert "| Grandma Li | 孩子每周情况小调查 | 1 | 0 | 0 | 1 | 0% |" in chinese
     html = renderer.case(case.code, "html", lang="en", as_of=THURSDAY)
     assert "<h2>Scheduled check-ins, last 8 weeks</h2>" in html

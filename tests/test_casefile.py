@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.interview import Interviews
+from casework.interviews import Interviews
 from flows.outcome import Consent, Outcome
 from flows.recurrence import Recurrence
 from flows.registry import FlowRegistry

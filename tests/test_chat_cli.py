@@ -13,16 +13,35 @@ from pathlib import Path
 
 import pytest
 
+from casework.identity import os_login
 from flows.load import bundled_flow_paths
 from flows.registry import FlowRegistry
 from storage.store import Store
-from tests.conftest import script_for
+from tests.conftest import script_for, worker_for_this_account
 
 CASEFLOW = str(Path(sys.executable).parent / "caseflow")
 PROMPT = re.compile(r"^\[\d+/\d+\] ")
 
 
-def chat(*args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def chat(
+    *args: str,
+    stdin: str = "",
+    cwd: Path | None = None,
+    linked: bool = True,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``caseflow chat`` as the OS account running the tests, which (``linked``) an
+    administrator has linked to a worker in the database the command will use."""
+    if linked:
+        db = (
+            Path(args[args.index("--db") + 1])
+            if "--db" in args
+            else (cwd or Path()) / "caseflow.db"
+        )
+        store = Store.open(db)
+        if store.person_by_login(os_login()) is None:
+            store.add_person("Tester", "worker", local_user=os_login())
+        store.close()
     return subprocess.run(
         [CASEFLOW, "chat", *args],
         input=stdin,
@@ -31,6 +50,7 @@ def chat(*args: str, stdin: str = "", cwd: Path | None = None) -> subprocess.Com
         timeout=120,
         cwd=cwd,
         check=False,
+        env=env,
     )
 
 
@@ -89,10 +109,35 @@ def test_a_broken_flow_file_is_reported_not_run(tmp_path):
     assert "bad.yaml:1: 'title' is required here" in result.stderr
 
 
-def test_a_person_not_on_the_case_is_refused(tmp_path):
+def test_a_worker_not_on_the_case_is_refused(tmp_path):
     db = str(tmp_path / "c.db")
-    chat("child_checkin", "--db", db, "--case", "X", "--as", "owner", stdin="/pause\n")
-    result = chat("child_checkin", "--db", db, "--case", "X", "--as", "intruder")
+    store = Store.open(db)
+    owner = store.add_person("Owner", "worker", local_user="owner-account")
+    store.create_case("X", owner)
+    store.close()
+    result = chat("child_checkin", "--db", db, "--case", "X")
+    assert result.returncode == 3
+    assert "not on case X" in result.stderr
+
+
+def test_an_account_not_linked_to_a_worker_is_told_how_to_link_it(tmp_path):
+    db = str(tmp_path / "c.db")
+    result = chat("child_checkin", "--db", db, "--case", "X", linked=False)
+    assert result.returncode == 3
+    assert f"caseflow workers add TELEGRAM_ID --name NAME --login {os_login()}" in result.stderr
+    store = Store.open(db)
+    assert store.db.execute("SELECT COUNT(*) FROM people").fetchone()[0] == 0  # none created
+    assert not store.case_exists("X")
+
+
+def test_the_caller_is_the_uid_not_the_user_or_logname_variables(tmp_path):
+    db = str(tmp_path / "c.db")
+    store = Store.open(db)
+    owner = store.add_person("Owner", "worker", local_user="owner-account")
+    store.create_case("X", owner)
+    store.close()
+    env = {**os.environ, "USER": "owner-account", "LOGNAME": "owner-account"}
+    result = chat("child_checkin", "--db", db, "--case", "X", env=env)
     assert result.returncode == 3
     assert "not on case X" in result.stderr
 
@@ -137,6 +182,7 @@ def test_sigkill_mid_interview_loses_no_acknowledged_answer_and_resumes_at_the_r
     tmp_path,
 ):
     db = str(tmp_path / "k.db")
+    worker_for_this_account(db)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [CASEFLOW, "chat", "child_checkin", "--db", db, "--case", "K"],

@@ -8,10 +8,11 @@ import json
 import pytest
 
 from bot.cli_records import amend_answer
-from bot.interview import CaseIsClosed, Interviews
+from casework.interviews import CaseIsClosed, Interviews
 from flows.registry import FlowRegistry
 from storage.casefile import CaseFile
 from storage.store import Store
+from tests.conftest import run_as
 from tests.test_records import administer, cli
 from tests.test_records import clock as clock  # the fixture (a predictable clock)
 
@@ -22,7 +23,21 @@ def db(tmp_path):
 
 
 def run(db, *argv, who="wang"):
-    return cli([*argv, "--db", db, "--as", who])
+    """``caseflow ARGV`` as the worker linked to the OS account ``who`` (created, and linked,
+    the first time: an administrator's ``caseflow workers add ... --login``)."""
+    linked_worker(db, who)
+    return run_as(who, cli, [*argv, "--db", db])
+
+
+def linked_worker(db_or_store, login="wang"):
+    """The worker linked to the OS account ``login``, registered on first use."""
+    store = Store.open(db_or_store) if isinstance(db_or_store, str) else db_or_store
+    try:
+        row = store.person_by_login(login)
+        return int(row["id"]) if row else store.add_person(login, "worker", local_user=login)
+    finally:
+        if isinstance(db_or_store, str):
+            store.close()
 
 
 def opened(db):
@@ -105,7 +120,7 @@ def test_someone_not_working_on_the_case_is_refused_and_audited(db, capsys):
         ("case", "close", "LBC-07"),
     ):
         assert run(db, *argv, who="stranger") == 3
-    assert "you are not a worker on case LBC-07" in capsys.readouterr().err
+    assert "you may not do that on case LBC-07" in capsys.readouterr().err
     store = opened(db)
     refused = [r for r in store.audit_rows() if r["action"] == "access.refused"]
     assert len(refused) == 4
@@ -187,7 +202,7 @@ def test_consent_on_paper_is_recorded_from_the_command_line(db, capsys):
 
 def test_the_consent_interview_records_the_consent(db, clock):
     store = opened(db)
-    me = store.local_person("wang")
+    me = linked_worker(store)
     case = store.create_case("LBC-07", me)
     administer(
         store,
@@ -223,7 +238,7 @@ def test_the_consent_interview_records_the_consent(db, clock):
 
 def test_a_session_record_rates_the_goals_worked_on_and_an_amendment_rates_again(db, clock):
     store = opened(db)
-    me = store.local_person("wang")
+    me = linked_worker(store)
     case = store.create_case("LBC-07", me)
     casefile = CaseFile(store)
     casefile.add_goal(case.id, "说出情绪", actor_id=me)
@@ -244,7 +259,7 @@ def test_a_session_record_rates_the_goals_worked_on_and_an_amendment_rates_again
 
 def test_a_family_review_sets_its_phase_and_its_domain_scores(db, clock):
     store = opened(db)
-    me = store.local_person("wang")
+    me = linked_worker(store)
     case = store.create_case("FAM-04", me)
     engine = FlowRegistry().current("family_resilience").engine
     questions = [q for q in engine.questions if q.parent is None]
@@ -307,7 +322,7 @@ def test_closing_needs_the_report_judges_the_goals_and_only_follow_up_comes_afte
     db, clock, capsys
 ):
     store = opened(db)
-    me = store.local_person("wang")
+    me = linked_worker(store)
     case = store.create_case("LBC-07", me)
     casefile = CaseFile(store)
     for title in ("说出情绪", "和妈妈视频", "交到朋友"):
@@ -324,7 +339,7 @@ def test_closing_needs_the_report_judges_the_goals_and_only_follow_up_comes_afte
     with pytest.raises(CaseIsClosed):
         interviews.open("child_checkin", case, me, "terminal")
     assert interviews.open("followup_visit", case, me, "terminal").session.id
-    assert cli(["chat", "child_checkin", "--case", "LBC-07", "--db", db, "--as", "wang"]) == 1
+    assert run(db, "chat", "child_checkin", "--case", "LBC-07") == 1
     assert "caseflow chat followup_visit --case LBC-07" in capsys.readouterr().err
     assert run(db, "case", "close", "LBC-07") == 1
     assert run(db, "case", "reopen", "LBC-07", "--reason", "孩子又不愿上学") == 0
@@ -338,7 +353,7 @@ def test_closing_needs_the_report_judges_the_goals_and_only_follow_up_comes_afte
 
 def test_a_sign_off_takes_the_supervisors_comment(db, clock, capsys):
     store = opened(db)
-    me = store.local_person("wang")
+    me = linked_worker(store)
     case = store.create_case("LBC-07", me)
     sid = administer(
         store,
@@ -347,11 +362,6 @@ def test_a_sign_off_takes_the_supervisors_comment(db, clock, capsys):
         me,
         ["today", "2", "1", "Grandmother called.", "no", "no", "/submit"],
     )
-    assert (
-        cli(
-            ["sign", sid[:8], "--comment", "请补充孩子本人的说法。", "--db", db, "--worker", "wang"]
-        )
-        == 0
-    )
+    assert run(db, "sign", sid[:8], "--comment", "请补充孩子本人的说法。") == 0
     row = store._one("SELECT signoff_comment FROM sessions WHERE id = ?", (sid,))
     assert row["signoff_comment"] == "请补充孩子本人的说法。"

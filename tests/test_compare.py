@@ -7,10 +7,11 @@ import json
 import pytest
 
 from bot.cli import main
-from bot.interview import Interviews
+from casework.interviews import Interviews
 from flows.engine import Reply
 from flows.registry import FlowRegistry
 from storage.store import Store
+from tests.conftest import run_as
 
 MINI = """\
 format_version: 1
@@ -58,7 +59,8 @@ stages:
 
 def administer(db, flow, answers, phase, code="P-1"):
     store = Store.open(db)
-    person = store.local_person("tester")
+    row = store.person_by_login("tester")
+    person = int(row["id"]) if row else store.add_person("tester", "worker", local_user="tester")
     case = store.ensure_case(code, person)
     interviews = Interviews(store, FlowRegistry())
     sid = interviews.open(flow, case, person, "terminal", phase=phase).session.id
@@ -83,7 +85,7 @@ def test_compare_lists_administrations_in_time_order_with_change(tmp_path, capsy
     db = str(tmp_path / "c.db")
     administer(db, "elder_scales", ["", *["yes"] * 15, "3", "3", "3"], "pre")
     administer(db, "elder_scales", ["", *["no"] * 15, "1", "1", "1"], "post")
-    assert main(["compare", "P-1", "ucla3", "--db", db, "--as", "tester"]) == 0
+    assert run_as("tester", main, ["compare", "P-1", "ucla3", "--db", db]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == "UCLA-3 on case P-1: 2 administration(s)"
@@ -97,7 +99,7 @@ def test_compare_json_carries_every_administration_and_the_reading(tmp_path, cap
     db = str(tmp_path / "c.db")
     administer(db, "elder_scales", ["", *["yes"] * 15, "3", "3", "3"], "pre")
     administer(db, "elder_scales", ["", *["no"] * 15, "1", "1", "1"], "post")
-    assert main(["compare", "P-1", "gds15", "--db", db, "--as", "tester", "--json"]) == 0
+    assert run_as("tester", main, ["compare", "P-1", "gds15", "--db", db, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [a["phase"] for a in data["administrations"]] == ["pre", "post"]
     assert [a["total"] for a in data["administrations"]] == [10, 5]
@@ -118,7 +120,7 @@ def test_compare_reads_the_reliable_change_index_when_the_instrument_declares_it
 ):
     administer(mini, "mini_flow", pre, "pre")
     administer(mini, "mini_flow", post, "post")
-    assert main(["compare", "P-1", "mini", "--db", mini, "--as", "tester"]) == 0
+    assert run_as("tester", main, ["compare", "P-1", "mini", "--db", mini]) == 0
     out = capsys.readouterr().out
     assert out.rstrip().endswith(reading)
 
@@ -126,7 +128,7 @@ def test_compare_reads_the_reliable_change_index_when_the_instrument_declares_it
 def test_compare_rci_figure_is_jacobson_truax(mini, capsys):
     administer(mini, "mini_flow", ["3", "3"], "pre")
     administer(mini, "mini_flow", ["0", "0"], "post")
-    main(["compare", "P-1", "mini", "--db", mini, "--as", "tester", "--json"])
+    run_as("tester", main, ["compare", "P-1", "mini", "--db", mini, "--json"])
     rc = json.loads(capsys.readouterr().out)["reliable_change"]
     # SE = 1.0 * sqrt(1 - 0.8); Sdiff = sqrt(2) * SE; RCI = (0 - 6) / Sdiff
     assert rc["rci"] == pytest.approx(-6 / (2**0.5 * 0.2**0.5))
@@ -135,21 +137,25 @@ def test_compare_rci_figure_is_jacobson_truax(mini, capsys):
 def test_compare_with_one_administration_says_change_needs_two(tmp_path, capsys):
     db = str(tmp_path / "c.db")
     administer(db, "elder_scales", ["", *["yes"] * 15, "3", "3", "3"], "pre")
-    assert main(["compare", "P-1", "ucla3", "--db", db, "--as", "tester"]) == 0
+    assert run_as("tester", main, ["compare", "P-1", "ucla3", "--db", db]) == 0
     assert "Change: needs two scored administrations." in capsys.readouterr().out
 
 
 def test_compare_unknown_case_or_instrument_exits_2(tmp_path, capsys):
     db = str(tmp_path / "c.db")
     administer(db, "elder_scales", ["", *["yes"] * 15, "3", "3", "3"], "pre")
-    assert main(["compare", "NOPE", "ucla3", "--db", db, "--as", "tester"]) == 2
+    assert run_as("tester", main, ["compare", "NOPE", "ucla3", "--db", db]) == 2
     assert "no case 'NOPE'" in capsys.readouterr().err
-    assert main(["compare", "P-1", "nope", "--db", db, "--as", "tester"]) == 2
+    assert run_as("tester", main, ["compare", "P-1", "nope", "--db", db]) == 2
 
 
 def test_compare_refuses_a_person_not_on_the_case_and_audits_it(tmp_path, capsys):
     db = str(tmp_path / "c.db")
     administer(db, "elder_scales", ["", *["yes"] * 15, "3", "3", "3"], "pre")
-    assert main(["compare", "P-1", "ucla3", "--db", db, "--as", "stranger"]) == 3
+    store = Store.open(db)
+    store.add_person("Stranger", "worker", local_user="stranger")
+    store.close()
+    assert run_as("stranger", main, ["compare", "P-1", "ucla3", "--db", db]) == 3
+    assert run_as("nobody", main, ["compare", "P-1", "ucla3", "--db", db]) == 3  # not linked
     store = Store.open(db)
     assert store.audit_rows()[-1]["action"] == "access.refused"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.interview import Interviews
+from casework.interviews import Interviews
 from flows.engine import Reply
 from flows.load import parse_flow
 from flows.problems import Code, FlowError

@@ -292,7 +292,7 @@ def test_notes_are_not_counted_in_progress():
 
 def test_multi_answers_read_back_with_the_chinese_list_separator():
     _, turn = answer(MULTI, "1,2", lang="zh")
-    assert turn.prompt.review[0].answer == "儿子、邻居"
+    assert turn.prompt.review[0].answer == "儿子；邻居"
 
 
 def test_a_number_reads_back_with_its_unit():

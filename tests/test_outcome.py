@@ -100,7 +100,7 @@ def test_the_answer_shows_the_goal_as_the_worker_chose_it():
     engine = make_engine(RECORD)
     s = session(engine)
     turn = run(engine, s, "2026-03-09", "3", "2", "2", "1,2")
-    assert turn.changes[0].display == "1. 说出自己的情绪、2. 和妈妈每周视频"
+    assert turn.changes[0].display == "1. 说出自己的情绪；2. 和妈妈每周视频"
 
 
 def test_a_completed_session_sets_its_held_day_number_stage_phase_and_goal_ratings():

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from casework.identity import os_login
+from tests.conftest import worker_for_this_account
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -59,6 +62,25 @@ def test_a_non_editable_install_finds_its_bundled_flows_and_instruments(tmp_path
     )
     assert validate.returncode == 0, validate.stdout + validate.stderr
     assert "adult_scales" in validate.stdout
+    link = subprocess.run(
+        [
+            caseflow,
+            "workers",
+            "add",
+            "555",
+            "--name",
+            "Tester",
+            "--login",
+            os_login(),
+            "--db",
+            "x.db",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert link.returncode == 0, link.stderr
     chat = subprocess.run(
         [caseflow, "chat", "adult_scales", "--db", "x.db"],
         input="/pause\n",
@@ -82,6 +104,7 @@ def test_a_non_editable_install_finds_its_bundled_flows_and_instruments(tmp_path
 def test_run_without_a_token_runs_the_child_checkin_in_the_terminal(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
     env["CASEFLOW_DB"] = str(tmp_path / "run.db")
+    worker_for_this_account(tmp_path / "run.db")
     result = subprocess.run(
         [str(Path(sys.executable).parent / "caseflow"), "run"],
         input="4\n/pause\n",

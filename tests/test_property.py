@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.interview import Interviews
+from casework.interviews import Interviews
 from flows.engine import Reply, Voice
 from flows.load import bundled_flow_paths
 from flows.registry import FlowRegistry

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import escape
 
-from bot.interview import Interviews
+from casework.interviews import Interviews
 from flows.answers import keys as keys_of
 from flows.engine import Reply, Voice
 from flows.instruments import available_instrument_ids, load_instrument
@@ -27,7 +27,7 @@ from storage.store import Store
 from templates.charts import BandShade, band_colours, score_chart
 from templates.i18n import LABELS, LANGUAGES
 from templates.render import FORMATS, Renderer, RenderError, md
-from tests.conftest import script_for
+from tests.conftest import run_as, script_for
 from tests.test_records import SCALES_POST, SCALES_PRE, administer, cli
 from tests.test_records import clock as clock  # the fixture (a predictable clock)
 
@@ -367,7 +367,7 @@ def test_several_sessions_print_on_separate_pages_in_one_language(store, people)
     html = Renderer(store).session([first, second], "html")
     assert html.count('<article class="page session"') == 2
     assert ".page + .page { break-before: page" in html
-    assert "会谈记录" in html and "Session record" not in html
+    assert "填写记录" in html and "Session record" not in html
     english = Renderer(store).session([first, second], "html", lang="en")
     assert "Session record" in english and "本周心情" not in english
 
@@ -577,13 +577,16 @@ def test_every_record_label_has_every_language_and_the_same_placeholders(key):
 def test_caseflow_render_writes_a_file_and_audits_it(tmp_path, clock, capsys):
     db = str(tmp_path / "c.db")
     store = Store.open(db)
-    me = store.local_person("wang")
+    me = store.add_person("wang", "worker", local_user="wang")
+    store.add_person("Stranger", "worker", local_user="stranger")
     case = store.create_case("LBC-07", me)
     sid = administer(store, "adult_scales", case, me, SCALES_PRE, phase="pre")
     store.close()
     out = tmp_path / "out" / "record.html"
     assert (
-        cli(
+        run_as(
+            "wang",
+            cli,
             [
                 "render",
                 "session",
@@ -594,27 +597,27 @@ def test_caseflow_render_writes_a_file_and_audits_it(tmp_path, clock, capsys):
                 str(out),
                 "--db",
                 db,
-                "--as",
-                "wang",
-            ]
+            ],
         )
         == 0
     )
     assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
-    assert cli(["render", "case", "LBC-07", "--format", "json", "--db", db, "--as", "wang"]) == 0
+    assert run_as("wang", cli, ["render", "case", "LBC-07", "--format", "json", "--db", db]) == 0
     assert json.loads(capsys.readouterr().out)["case_code"] == "LBC-07"
-    assert cli(["render", "prepost", "LBC-07", "--lang", "zh", "--db", db, "--as", "wang"]) == 0
+    assert run_as("wang", cli, ["render", "prepost", "LBC-07", "--lang", "zh", "--db", db]) == 0
     assert capsys.readouterr().out.startswith("# 前后测评估报告")
-    assert cli(["render", "notes", "LBC-07", "--db", db, "--as", "wang"]) == 0
+    assert run_as("wang", cli, ["render", "notes", "LBC-07", "--db", db]) == 0
     assert cli(["render", "notes", "LBC-07", "--tz", "Mars/Olympus", "--db", db]) == 2
-    assert cli(["render", "case", "NOPE", "--db", db, "--as", "wang"]) == 2
-    assert cli(["render", "session", "ffffffff", "--db", db, "--as", "wang"]) == 2
-    assert cli(["render", "case", "LBC-07", "--db", db, "--as", "stranger"]) == 3
-    assert cli(["render", "session", sid, "--db", db, "--as", "stranger"]) == 3
+    assert run_as("wang", cli, ["render", "case", "NOPE", "--db", db]) == 2
+    assert run_as("wang", cli, ["render", "session", "ffffffff", "--db", db]) == 2
+    assert run_as("stranger", cli, ["render", "case", "LBC-07", "--db", db]) == 3
+    assert run_as("stranger", cli, ["render", "session", sid, "--db", db]) == 3
     (tmp_path / "org").mkdir()
     (tmp_path / "org" / "case.md.j2").write_text("{{ oops }}")
     assert (
-        cli(
+        run_as(
+            "wang",
+            cli,
             [
                 "render",
                 "case",
@@ -623,9 +626,7 @@ def test_caseflow_render_writes_a_file_and_audits_it(tmp_path, clock, capsys):
                 str(tmp_path / "org"),
                 "--db",
                 db,
-                "--as",
-                "wang",
-            ]
+            ],
         )
         == 1
     )

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.interview import Interviews
 from bot.scheduler import (
     CheckinScheduler,
     Opening,
@@ -20,6 +19,7 @@ from bot.scheduler import (
     parse_checkin_data,
 )
 from bot.telegram_service import Send
+from casework.interviews import Interviews
 from flows.engine import Reply
 from flows.recurrence import Recurrence
 from flows.registry import FlowRegistry

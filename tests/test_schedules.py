@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 import pytest
 
-from bot.interview import Interviews
+from casework.interviews import Interviews
 from flows.engine import Reply
 from flows.recurrence import Recurrence
 from flows.registry import FlowRegistry
@@ -474,7 +475,7 @@ def cli(tmp_path, monkeypatch):
 
     path = tmp_path / "c.db"
     store = Store.open(path)
-    ana = store.local_person("ana")
+    ana = store.add_person("ana", "worker", local_user="ana")
     case = store.create_case("LBC-07", ana)
     granny = store.add_person("Grandma Li", "caregiver")
     store.add_member(case.id, granny, "caregiver", ana)
@@ -485,8 +486,9 @@ def cli(tmp_path, monkeypatch):
     cli_schedules.register(parser.add_subparsers(dest="command", required=True))
 
     def run(*argv: str, who: str = "ana") -> int:
-        args = parser.parse_args([*argv, "--db", str(path), "--as", who])
-        return int(args.func(args))
+        args = parser.parse_args([*argv, "--db", str(path)])
+        with patch("casework.identity.os_login", return_value=who):
+            return int(args.func(args))
 
     run.path = path  # type: ignore[attr-defined]
     return run
@@ -542,6 +544,9 @@ def test_schedule_add_refuses_an_unknown_member_and_a_workers_flow(cli, capsys):
 
 
 def test_someone_not_a_worker_on_the_case_is_refused_and_audited(cli, capsys):
+    store = Store.open(cli.path)
+    store.add_person("Bob", "worker", local_user="bob")  # a worker, but on no case here
+    store.close()
     code = cli("schedule", "add", "LBC-07", "child_checkin", "--member", "2", "--daily",
                "--at", "18:00", who="bob")  # fmt: skip
     assert code == 3

@@ -569,7 +569,7 @@ def test_cli_score_accepts_chinese_labels_and_prints_chinese(capsys):
     ]
     assert run_cli(["score", "gds15", *answers, "--lang", "zh"]) == 0
     out = capsys.readouterr().out
-    assert "老年抑郁量表简版" in out and "分级" in out
+    assert "老年抑郁量表简版" in out and "结果等级" in out
 
 
 def test_cli_score_json_has_the_agreed_keys(capsys):

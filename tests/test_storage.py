@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bot.interview import Interviews, NotOnCase, NotYourSession
+from casework.interviews import Interviews, NotOnCase, NotYourSession
 from flows.engine import Reply
 from flows.registry import FlowRegistry
 from storage.migrations import migrations
@@ -37,6 +37,7 @@ def test_migrations_are_recorded_and_applying_again_changes_nothing(tmp_path):
         "m001_initial",
         "m002_signoff_invites_updates",
         "m004_schedules",
+        "m005_update_failures",
         "m009_case_file",
     ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -185,6 +186,7 @@ def test_a_migration_that_fails_half_way_leaves_no_half_schema(tmp_path, monkeyp
         "m001_initial",
         "m002_signoff_invites_updates",
         "m004_schedules",
+        "m005_update_failures",
         "m009_case_file",
     ]
     assert calls["n"] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from bot.telegram import Settings, TelegramChannel
+from casework.identity import os_login
 from storage.store import Store
 from tests.fakebot import FakeTelegram, bypass_proxies
 
@@ -141,7 +143,10 @@ async def test_a_stranger_is_refused_and_audited(tmp_path):
         await reply(stranger, "you are not registered here")
         await server.wait_until_idle()
     store = Store.open(db)
-    assert [r["action"] for r in store.audit_rows()][-2:] == ["access.refused", "access.refused"]
+    refusals = [r for r in store.audit_rows() if r["action"] == "access.refused"]
+    assert [(r["entity_id"], json.loads(r["detail"])["count"]) for r in refusals] == [
+        (str(STRANGER), 2)
+    ]  # one row per stranger an hour, however many messages
 
 
 async def test_a_stale_button_and_a_duplicate_update_change_nothing(tmp_path):
@@ -306,3 +311,41 @@ async def test_the_bot_killed_mid_interview_resumes_after_restart_with_no_answer
     output = log.read_text(encoding="utf-8", errors="replace")
     assert server.token not in output and server.token.split(":")[1] not in output
     assert "caseflow bot @caseflow_test_bot is running" in output
+
+
+async def test_a_worker_linked_to_this_os_account_schedules_and_reads_compliance_from_the_command_line(
+    tmp_path,
+):
+    """One person, two doors: the worker opens a case in the chat, then (as the OS account an
+    administrator linked to them) schedules its check-ins and reads compliance in a shell."""
+    db = str(tmp_path / "bot.db")
+    argv = ["workers", "add", str(WORKER), "--name", "Wang", "--login", os_login()]
+    linked = subprocess.run(
+        [CASEFLOW, *argv, "--db", db], capture_output=True, text=True, check=False
+    )
+    assert linked.returncode == 0, linked.stderr
+    async with FakeTelegram() as server, running_bot(server, db):
+        worker = server.user(WORKER, first_name="Wang")
+        await join_case(server, worker, code="LBC-09")
+
+        def caseflow(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [CASEFLOW, *argv, "--db", db], capture_output=True, text=True, check=False
+            )
+
+        added = await asyncio.to_thread(
+            caseflow,
+            *("schedule", "add", "LBC-09", "child_checkin", "--member", "Grandma Li"),
+            *("--weekly", "mon", "--at", "18:00", "--window", "48h", "--remind", "4h,24h"),
+        )
+        assert added.returncode == 0, added.stderr
+        assert "Schedule 1: child_checkin for Grandma Li on LBC-09" in added.stdout
+        compliance = await asyncio.to_thread(caseflow, "compliance", "LBC-09")
+        assert compliance.returncode == 0, compliance.stderr
+        assert "Grandma Li" in compliance.stdout and "child_checkin" in compliance.stdout
+        worker.send_command("/compliance", "LBC-09")
+        await reply(worker, "Check-ins on case LBC-09")
+    store = Store.open(db)
+    rows = [r for r in store.audit_rows() if r["action"] == "schedule.create"]
+    assert [json.loads(r["detail"])["os_user"] for r in rows] == [os_login()]
+    store.close()

@@ -10,6 +10,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
+from casework import policy
 from flows.engine import Engine, Reply, Session, Turn
 from flows.registry import FlowRegistry
 from storage.store import Case, NotFound, Store
@@ -22,7 +23,41 @@ class InterviewError(Exception):
 
 
 class NotOnCase(InterviewError):
-    """The person is not a member of the case."""
+    """The person's role on the case does not let them open this interview (audited)."""
+
+
+# Which rights open a flow, by who answers it. A worker may also administer a caregiver's
+# or client's questions in person (read aloud, or from paper); a caregiver or client answers
+# only the flows meant for members like them.
+OPENING_RIGHTS = {
+    "worker": ("interview.run",),
+    "anyone": ("note.create",),
+    "caregiver": ("checkin.answer", "interview.run"),
+    "client": ("checkin.answer", "interview.run"),
+}
+
+# The member roles that answer a flow of each respondent kind. A caregiver's check-in is
+# about the child in their care, so only a caregiver answers it; a client's flow (a scale,
+# an elder's check-in) is about the person answering, and a caregiver may be that person
+# (a grandmother's own PHQ-9 in the studies' family work).
+ANSWERED_BY = {
+    "caregiver": frozenset({"caregiver"}),
+    "client": frozenset({"caregiver", "client"}),
+    "anyone": frozenset({"caregiver", "client"}),
+    "worker": frozenset(),
+}
+
+
+def may_open(store: Store, person_id: int, case_id: int, respondent: str) -> bool:
+    """Whether the person may open a flow answered by ``respondent`` on the case."""
+    relations = store.case_relations(case_id, person_id)
+    for action in OPENING_RIGHTS.get(respondent, ()):
+        if not policy.RULES[action](relations):
+            continue
+        if action == "checkin.answer" and not relations & ANSWERED_BY[respondent]:
+            continue
+        return True
+    return False
 
 
 class NotYourSession(InterviewError):
@@ -67,13 +102,16 @@ class Interviews:
         channel: str,
         lang: str | None = None,
         phase: str | None = None,
+        *,
+        allow_path: bool = False,
     ) -> Opened:
-        """Resume the person's unfinished session of this flow on this case, or start one."""
-        if not self.store.is_member(case.id, person_id):
-            self.store.audit(person_id, "access.refused", "case", case.id, case.id)
-            raise NotOnCase(case.code)
-        loaded = self.registry.current(flow_name)
+        """Resume the person's unfinished session of this flow on this case, or start one.
+        ``flow_name`` is a flow id, or (``allow_path``, the terminal only) a file."""
+        loaded = self.registry.current(flow_name, allow_path=allow_path)
         flow = loaded.engine.flow
+        if not may_open(self.store, person_id, case.id, flow.respondent):
+            self.store.audit_refusal(person_id, "interview.open", "case", case.id, case.id)
+            raise NotOnCase(case.code)
         if case.status == "closed" and flow.purpose != "follow_up":
             self.store.audit(person_id, "case.closed.refused", "case", case.id, case.id)
             raise CaseIsClosed(case.code)
@@ -114,7 +152,7 @@ class Interviews:
             self._open[session_id] = cached
         session, case_id, respondent_id = cached
         if respondent_id != person_id:
-            self.store.audit(person_id, "access.refused", "session", session_id, case_id)
+            self.store.audit_refusal(person_id, "session.answer", "session", session_id, case_id)
             raise NotYourSession(session_id)
         return session, case_id
 
