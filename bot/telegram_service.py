@@ -916,6 +916,7 @@ class TelegramService:
         except FileNotFoundError:
             flows = ", ".join(p.stem for p in self.interviews.registry.available())
             return [*outs, Send(inc.chat_id, text("no_flow", lang, flow=flow, flows=flows))]
+        outs += [Send(inc.chat_id, warning) for warning in opened.warnings]
         number = self.store.session_number(opened.session.id)
         return outs + self._render(inc, opened.session, number, opened.turn, opened.engine, None)
 

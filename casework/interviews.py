@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from casework import policy
 from flows.engine import Engine, Reply, Session, Turn
+from flows.messages import say
 from flows.registry import FlowRegistry
 from storage.store import Case, NotFound, Store
 
@@ -122,7 +123,8 @@ class Interviews:
             turn = engine.resume(session)
             self.store.apply(session, turn, person_id, case.id)
             self._open[session.id] = (session, case.id, person_id)
-            return Opened(session, turn, engine, resumed=True)
+            warnings = self.warnings(engine, case, person_id, session.lang)
+            return Opened(session, turn, engine, resumed=True, warnings=warnings)
         engine = loaded.engine
         self.store.remember_flow(flow.id, flow.version, loaded.source)
         previous = self.store.previous_answers(case.id, flow.id, person_id)
@@ -138,7 +140,24 @@ class Interviews:
             )
             self.store.apply(session, turn, person_id, case.id)
         self._open[session.id] = (session, case.id, person_id)
-        return Opened(session, turn, engine, resumed=False)
+        warnings = self.warnings(engine, case, person_id, session.lang)
+        return Opened(session, turn, engine, resumed=False, warnings=warnings)
+
+    def warnings(self, engine: Engine, case: Case, person_id: int, lang: str) -> list[str]:
+        """What the person should hear before going on: a self-report scale made for other
+        ages than the client's (an adult screener on a child's case). A caregiver answering
+        a self-report scale answers about themselves, so their case is not checked."""
+        age = case.facts.get("age")
+        if not isinstance(age, int) or "caregiver" in self.store.case_relations(case.id, person_id):
+            return []
+        out = []
+        for instrument in engine.compiled.instruments.values():
+            if instrument.respondent != "self" or instrument.suits_age(age):
+                continue
+            name = instrument.text(instrument.short_name, lang)
+            ages = instrument.ages.text() if instrument.ages else ""
+            out.append(say("instrument_age", lang, instrument=name, ages=ages, age=age))
+        return out
 
     def session(self, session_id: str, person_id: int) -> tuple[Session, int]:
         cached = self._open.get(session_id)

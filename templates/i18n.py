@@ -320,11 +320,6 @@ LABELS: dict[str, dict[str, str]] = {
     "case_event_closed": {"en": "closed", "zh": "结案"},
     "case_event_reopened": {"en": "reopened", "zh": "重新开案"},
     "after_closing": {"en": "After closing", "zh": "结案后"},
-    # instruments for children and families
-    "instrument_age_warning": {
-        "en": "{instrument} is meant for ages {range}; the client of {case} is {age}.",
-        "zh": "{instrument}适用于 {range} 岁，而个案 {case} 的服务对象 {age} 岁。",
-    },
 }
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

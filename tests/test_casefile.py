@@ -353,3 +353,39 @@ def test_a_sign_off_keeps_the_supervisors_comment(store, case, worker, registry)
     assert row["signoff_comment"] == "目标二的进展证据不足，下次补充老师反馈。"
     (audit,) = [r for r in store.audit_rows(case.id) if r["action"] == "session.sign"]
     assert json.loads(audit["detail"]) == {"comment": True}
+
+
+# -- scales for the client's age ------------------------------------------------------------
+
+
+def test_an_adult_screener_on_a_childs_case_warns_the_worker(store, casefile, case, worker):
+    casefile.set_profile(case.id, worker, client_name="小明", birth_year=date.today().year - 10)
+    case = store.case(case.id)
+    opened = Interviews(store, FlowRegistry()).open("adult_scales", case, worker, "terminal")
+    assert opened.warnings == [
+        "PHQ-9 is made for ages 18+, and the client of this case is 10. Use a scale made for "
+        "their age, or note in the record why you use this one.",
+        "GAD-7 is made for ages 18+, and the client of this case is 10. Use a scale made for "
+        "their age, or note in the record why you use this one.",
+    ]
+    zh = Interviews(store, FlowRegistry()).open("elder_scales", case, worker, "terminal", lang="zh")
+    assert zh.warnings[0].startswith("GDS-15适用于 60+ 岁的人，本个案的服务对象 10 岁。")
+
+
+def test_a_caregiver_answering_scales_about_herself_is_not_warned(store, casefile, case, worker):
+    casefile.set_profile(case.id, worker, birth_year=date.today().year - 10)
+    grandma = store.add_person("Li Guilan", "caregiver")
+    store.add_member(case.id, grandma, "caregiver", worker)
+    opened = Interviews(store, FlowRegistry()).open(
+        "adult_scales", store.case(case.id), grandma, "terminal"
+    )
+    assert opened.warnings == []
+
+
+def test_scales_made_for_the_clients_age_or_an_unknown_age_do_not_warn(
+    store, casefile, case, worker
+):
+    interviews = Interviews(store, FlowRegistry())
+    assert interviews.open("adult_scales", store.case(case.id), worker, "terminal").warnings == []
+    casefile.set_profile(case.id, worker, birth_year=date.today().year - 78)
+    assert interviews.open("elder_scales", store.case(case.id), worker, "terminal").warnings == []

@@ -4,6 +4,7 @@ line, and the bundled case-file flows run through real interviews."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
@@ -365,3 +366,18 @@ def test_a_sign_off_takes_the_supervisors_comment(db, clock, capsys):
     assert run(db, "sign", sid[:8], "--comment", "请补充孩子本人的说法。") == 0
     row = store._one("SELECT signoff_comment FROM sessions WHERE id = ?", (sid,))
     assert row["signoff_comment"] == "请补充孩子本人的说法。"
+
+
+def test_caseflow_chat_says_when_a_scale_is_not_made_for_the_clients_age(tmp_path):
+    from casework.identity import os_login
+    from tests.test_chat_cli import chat
+
+    db = str(tmp_path / "c.db")
+    store = Store.open(db)
+    me = store.add_person("Tester", "worker", local_user=os_login())
+    case = store.create_case("LBC-07", me)
+    CaseFile(store).set_profile(case.id, me, client_name="小明", birth_year=date.today().year - 9)
+    store.close()
+    done = chat("adult_scales", "--case", "LBC-07", "--db", db, stdin="/cancel\n")
+    assert done.returncode == 0, done.stderr
+    assert "caseflow: PHQ-9 is made for ages 18+, and the client of this case is 9." in done.stderr
