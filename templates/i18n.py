@@ -118,6 +118,10 @@ LABELS: dict[str, dict[str, str]] = {
         "administration.",
         "zh": "底色表示量表的结果等级（{higher}）；每个点代表一次完成的测评。",
     },
+    "chart_note_plain": {
+        "en": "Each dot is one completed administration ({higher}).",
+        "zh": "每个点代表一次完成的测评（{higher}）。",
+    },
     "timeline": {"en": "Timeline", "zh": "服务时间线"},
     "what": {"en": "What", "zh": "内容"},
     "who": {"en": "Who", "zh": "填写人"},
