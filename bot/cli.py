@@ -287,6 +287,34 @@ def cmd_workers_list(args: argparse.Namespace) -> int:
         store.close()
 
 
+def cmd_workers_set(args: argparse.Namespace) -> int:
+    """A worker's quiet hours and digest time."""
+    from casework.errors import Invalid
+    from casework.notify import describe, parse_digest, parse_quiet
+
+    store = Store.open(args.db)
+    try:
+        person = store.person_by_telegram(args.telegram_user_id)
+        if person is None or person["role"] not in ("worker", "supervisor", "admin"):
+            print(f"caseflow: {args.telegram_user_id} is not a registered worker.", file=sys.stderr)
+            return 2
+        try:
+            quiet = parse_quiet(args.quiet) if args.quiet is not None else None
+            digest = parse_digest(args.digest) if args.digest is not None else None
+        except Invalid as exc:
+            print(f"caseflow: {exc}.", file=sys.stderr)
+            return 2
+        if quiet is not None:
+            store.set_quiet_hours(int(person["id"]), quiet)
+        if digest is not None:
+            store.set_digest(int(person["id"]), digest)
+        quiet_now, digest_now = describe(store.person(int(person["id"])))
+        print(f"{person['name']}: quiet hours {quiet_now}, daily digest {digest_now}.")
+        return 0
+    finally:
+        store.close()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """`make run`: the Telegram bot when a token is set, else the check-in in the terminal."""
     if os.environ.get("TELEGRAM_BOT_TOKEN"):
@@ -367,6 +395,16 @@ def build_parser() -> argparse.ArgumentParser:
     wlist = workers_sub.add_parser("list", help="the registered workers")
     wlist.add_argument("--db", default=default_db(), help=db_help)
     wlist.set_defaults(func=cmd_workers_list)
+    wset = workers_sub.add_parser(
+        "set", help="a worker's quiet hours and daily digest time (in $CASEFLOW_TZ)"
+    )
+    wset.add_argument("telegram_user_id", type=int)
+    wset.add_argument(
+        "--quiet", default=None, metavar="HH:MM-HH:MM", help="no attention alerts then, or none"
+    )
+    wset.add_argument("--digest", default=None, metavar="HH:MM", help="digest time, or off")
+    wset.add_argument("--db", default=default_db(), help=db_help)
+    wset.set_defaults(func=cmd_workers_set)
 
     flows = sub.add_parser("flows", help="list or validate flow files")
     flows_sub = flows.add_subparsers(dest="flows_command", required=True)
@@ -377,12 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="*", help="flow files (default: the bundled flows)")
     validate.set_defaults(func=cmd_flows_validate)
 
-    from bot import cli_case, cli_records, cli_scales, cli_schedules
+    from bot import cli_case, cli_flags, cli_records, cli_scales, cli_schedules
 
     cli_case.register(sub)
     cli_scales.register(sub)
     cli_schedules.register(sub)
     cli_records.register(sub)
+    cli_flags.register(sub)
     return parser
 
 

@@ -95,6 +95,7 @@ class Settings:
     listen: str = "127.0.0.1:8443"
     poll_timeout: int = 30
     checkin_interval: int = 30  # seconds between looks at scheduled check-ins; 0: never
+    casework_interval: int = 30  # seconds between looks at escalations, digests, reminders
     message_rate: float = 30  # messages a second to Telegram; 0 only for a local fake server
     http: str = "lean"  # "lean" (bot/http.py) or "httpx" (python-telegram-bot's default)
     update_tries: int = 5  # failed tries after which an update is set aside
@@ -407,9 +408,14 @@ class TelegramChannel:
         log.error("python-telegram-bot reported an error: %s", _where(error) if error else "?")
 
     async def flush_outbox(self, pending: list[tuple[int, Send]]) -> None:
+        assert self.service is not None
         for outbox_id, message in pending:
-            await perform(self.application.bot, [message])
-            assert self.service is not None
+            try:
+                await perform(self.application.bot, [message])
+            except Exception:
+                # Left unsent: the next look at the outbox offers it again.
+                await self.db.run(self.service.release, outbox_id)
+                raise
             await self.db.run(self.service.mark_sent, outbox_id)
 
     async def start(self) -> None:
@@ -444,6 +450,30 @@ class TelegramChannel:
                 name="checkins",
                 job_kwargs={"max_instances": 1, "coalesce": True},
             )
+        if jobs is not None and self.settings.casework_interval > 0:
+            # Escalations, digests and reminders are derived from SQLite too; each is
+            # queued once (a key in the outbox), so a restart neither loses nor repeats one.
+            jobs.run_repeating(
+                self._casework_job,
+                interval=self.settings.casework_interval,
+                first=2,
+                name="casework",
+                job_kwargs={"max_instances": 1, "coalesce": True},
+            )
+
+    async def _casework_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await self.run_casework()
+        except Exception:
+            log.exception("escalations, digests or reminders failed; the next tick tries again")
+
+    async def run_casework(self) -> int:
+        """Queue escalations, digests and follow-up reminders owed by now, then send every
+        outbox message that is due (attention alerts held over quiet hours among them)."""
+        assert self.service is not None
+        pending = await self.db.run(self.service.casework_tick, self.clock())
+        await self.flush_outbox(pending)
+        return len(pending)
 
     async def _checkin_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
@@ -480,7 +510,7 @@ class TelegramChannel:
 
     def _make_service(self, username: str) -> TelegramService:
         store = self._store_factory()
-        interviews = Interviews(store, FlowRegistry())
+        interviews = Interviews(store, FlowRegistry(), clock=self.clock)
         render, chart = _record_hooks(store, interviews)
 
         scheduler = CheckinScheduler(store, Schedules(store))

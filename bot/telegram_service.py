@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import segno
 
+from bot.telegram_flags import CALLBACKS as FLAG_CALLBACKS
+from bot.telegram_flags import COMMANDS as FLAG_COMMANDS
+from bot.telegram_flags import FlagsChannel, outbox_keyboard
 from casework import cases as case_actions
 from casework import identity, policy
 from casework import records as record_actions
@@ -246,10 +249,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Records can't be rendered in this installation.",
         "zh": "当前系统无法生成记录文件。",
     },
-    "flag_alert": {
-        "en": "⚠️ Case {code}: {message}",
-        "zh": "⚠️ 个案 {code}：{message}",
-    },
     "voice_sent": {"en": "Voice message: {label}", "zh": "语音：{label}"},
     "busy_error": {
         "en": "Sorry, something went wrong and that was not saved. Please send it again.",
@@ -265,11 +264,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "caregiver\n/interview CASE FLOW run an interview\n/note CASE note an informal "
         "contact\n/record SESSION get a session record\n/scores CASE scores over time\n"
         "/schedule CASE FLOW schedule check-ins\n/compliance CASE who answered them\n"
+        "/flags [CASE] [all] answers that call for action\n/followups [CASE] tasks to do\n"
+        "/digest [HH:MM|off] daily digest\n/quiet [HH:MM-HH:MM|none] quiet hours\n"
         "/language change language",
         "zh": "/newcase [编号] [表单] 新建个案\n/cases 我的个案\n/invite 个案 邀请照顾者\n"
         "/interview 个案 表单 开始填写\n/note 个案 记录非正式接触\n"
         "/record 记录编号 获取填写记录\n/scores 个案 查看量表得分\n"
-        "/schedule 个案 表单 安排定期小调查\n/compliance 个案 查看填写情况\n/language 更换语言",
+        "/schedule 个案 表单 安排定期小调查\n/compliance 个案 查看填写情况\n"
+        "/flags [个案] [all] 需要处理的警示\n/followups [个案] 跟进事项\n"
+        "/digest [时间|off] 每日摘要\n/quiet [时段|none] 免打扰时段\n/language 更换语言",
     },
     "help_caregiver": {
         "en": "/checkin answer this week's questions\n/note leave a note for the social worker\n"
@@ -389,6 +392,8 @@ class TelegramService:
         self.scheduler = scheduler
         self.clock = clock
         self._queued = False
+        self._in_flight: set[int] = set()  # outbox rows handed to the sender, not yet marked
+        self.flags = FlagsChannel(self)
 
     def _queue_message(
         self, person_id: int, case_id: int | None, kind: str, payload: dict[str, Any]
@@ -410,17 +415,37 @@ class TelegramService:
             handled.outbox = self.pending_outbox()
         return handled
 
-    def pending_outbox(self) -> list[tuple[int, Send]]:
+    def pending_outbox(self, now: datetime | None = None) -> list[tuple[int, Send]]:
+        """Messages owed by now, each handed out once (until marked sent or released)."""
         out = []
-        for row in self.store.unsent_messages():
-            if row["telegram_chat_id"] is None:
+        for row in self.store.unsent_messages(now or self.clock()):
+            if row["telegram_chat_id"] is None or int(row["id"]) in self._in_flight:
                 continue
             payload = json.loads(row["payload"])
-            out.append((int(row["id"]), Send(int(row["telegram_chat_id"]), payload["text"])))
+            chat = int(row["telegram_chat_id"])
+            self._in_flight.add(int(row["id"]))
+            out.append((int(row["id"]), Send(chat, payload["text"], outbox_keyboard(payload))))
         return out
 
     def mark_sent(self, outbox_id: int) -> None:
         self.store.mark_sent(outbox_id)
+        self._in_flight.discard(outbox_id)
+
+    def release(self, outbox_id: int) -> None:
+        """A message that could not be sent now: offer it again later."""
+        self._in_flight.discard(outbox_id)
+
+    def casework_tick(self, now: datetime) -> list[tuple[int, Send]]:
+        """Escalations, digests and follow-up reminders owed by ``now``, queued; then every
+        outbox message due (an attention alert held over quiet hours among them)."""
+        from casework.digest import digest_due
+        from casework.flags import escalate_due
+        from casework.followups import remind_due
+
+        escalate_due(self.store, now)
+        digest_due(self.store, now)
+        remind_due(self.store, now)
+        return self.pending_outbox(now)
 
     # -- routing --------------------------------------------------------------------------
 
@@ -451,7 +476,11 @@ class TelegramService:
             return [Send(inc.chat_id, text("not_registered", lang))]
         pid = int(person["id"])
         if command:
+            self.flags.clear_awaiting(person)
             return self._command(inc, person, pid, lang, *command)
+        waiting = self.flags.awaiting_note(person) if inc.text else None
+        if waiting is not None:  # the note of an acknowledgement or a follow-up just done
+            return self.flags.note(inc, person, lang, *waiting)
         return self._answer(inc, pid, lang, self._reply_of(inc))
 
     def _reply_of(self, inc: Incoming) -> Reply:
@@ -478,6 +507,13 @@ class TelegramService:
             return self._checkin(inc, person, pid, lang, None)
         if name == "note":
             return self._note(inc, person, pid, lang, arg)
+        if name in FLAG_COMMANDS:
+            if name in ("digest", "quiet") and not self._is_worker(person):
+                # A worker's own times; what flags and follow-ups a person sees is decided
+                # per case by the policy.
+                self.store.audit_refusal(pid, f"command.{name}", "person", pid)
+                return [Send(chat, text("not_allowed", lang))]
+            return self.flags.command(inc, person, lang, name, arg)
         if name in (
             "newcase",
             "cases",
@@ -652,7 +688,14 @@ class TelegramService:
             return [Send(inc.chat_id, text("no_record", lang, number=_truncate(arg, 12) or "?"))]
         if self.render_record is None:
             return [Send(inc.chat_id, text("records_unavailable", lang))]
-        filename, data = self.render_record(info.id, lang)
+        from templates.render import RenderError  # templates load only where records are made
+
+        try:
+            filename, data = self.render_record(info.id, lang)
+        except RenderError as exc:
+            # An organisation's broken template affects that record only.
+            log.error("record of session %s could not be rendered: %s", info.id, exc)
+            return [Send(inc.chat_id, text("records_unavailable", lang))]
         self.store.audit(pid, "record.render", "session", info.id, info.case_id, format="html")
         outs: list[Out] = [SendDocument(inc.chat_id, filename, data)]
         voices = self._voice_buttons(info.id, number or 0, lang)
@@ -958,33 +1001,10 @@ class TelegramService:
         return self._render(inc, session, number, turn, engine, tapped)
 
     def _alert(self, session: Session, case_id: int, turn: Turn) -> None:
-        """A flagged answer is owed to the case's workers at once, in this transaction."""
-        flags = [f for score in turn.scores for f in score.result.get("flags", [])]
-        if not flags:
-            return
-        case = self.store.case(case_id)
-        for worker in self.store.case_workers(case_id):
-            lang = str(worker["lang"])
-            for flag in flags:
-                message = flag["message"].get(lang) or next(iter(flag["message"].values()))
-                self._queue_message(
-                    int(worker["id"]),
-                    case_id,
-                    "flag",
-                    {
-                        "text": text("flag_alert", lang, code=case.code, message=message),
-                        "session": session.id,
-                        "flag": flag["id"],
-                    },
-                )
-            self.store.audit(
-                int(worker["id"]),
-                "flag.alert",
-                "session",
-                session.id,
-                case_id,
-                flags=[f["id"] for f in flags],
-            )
+        """A turn's flags queued alerts for the case's workers in its transaction
+        (``casework.flags.on_turn``); send them once this update is handled."""
+        if turn.flags_raised or turn.flags_withdrawn:
+            self._queued = True
 
     # -- buttons ----------------------------------------------------------------------------
 
@@ -1001,6 +1021,9 @@ class TelegramService:
             self.store.audit(None, "access.refused", "bot", inc.user_id)
             return [Send(inc.chat_id, text("not_registered", lang))]
         pid = int(person["id"])
+        if kind in FLAG_CALLBACKS:
+            return self.flags.callback(inc, person, lang, kind, number, index, arg)
+        self.flags.clear_awaiting(person)  # another button: the note is no longer awaited
         if kind in ("I", "Z"):
             return self._checkin_button(inc, pid, lang, kind)
         if kind == "G":

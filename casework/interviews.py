@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from casework import policy
 from flows.engine import Engine, Reply, Session, Turn
@@ -83,10 +85,19 @@ class Opened:
 class Interviews:
     """Opens and continues sessions; keeps open sessions in memory, SQLite is the truth."""
 
-    def __init__(self, store: Store, registry: FlowRegistry) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: FlowRegistry,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.store = store
         self.registry = registry
+        self.clock = clock  # None: the engine's own clock
         self._open: dict[str, tuple[Session, int, int]] = {}  # id → session, case, respondent
+
+    def now(self) -> datetime | None:
+        return self.clock() if self.clock is not None else None
 
     def engine_for(self, session: Session) -> Engine:
         return self.registry.engine(
@@ -120,7 +131,7 @@ class Interviews:
         if existing:
             session = self.store.load_session(existing, case.facts)
             engine = self.engine_for(session)
-            turn = engine.resume(session)
+            turn = engine.resume(session, self.now())
             self.store.apply(session, turn, person_id, case.id)
             self._open[session.id] = (session, case.id, person_id)
             warnings = self.warnings(engine, case, person_id, session.lang)
@@ -129,7 +140,7 @@ class Interviews:
         self.store.remember_flow(flow.id, flow.version, loaded.source)
         previous = self.store.previous_answers(case.id, flow.id, person_id)
         session = engine.new_session(str(uuid.uuid4()), lang, case.facts, previous)
-        turn = engine.start(session)
+        turn = engine.start(session, self.now())
         with self.store.atomic():
             self.store.create_session(
                 session,
@@ -179,9 +190,12 @@ class Interviews:
         """Apply one reply and commit its effect; returns what to show next."""
         session, case_id = self.session(session_id, person_id)
         engine = self.engine_for(session)
-        turn = engine.handle(session, reply)
+        turn = engine.handle(session, reply, self.now())
         try:
-            self.store.apply(session, turn, person_id, case_id)
+            with self.store.atomic():
+                self.store.apply(session, turn, person_id, case_id)
+                if turn.flags_raised or turn.flags_withdrawn:
+                    turn.notices += self._flags_raised(session, case_id, engine, turn)
         except Exception:
             # The engine already moved the in-memory session; drop it so the next reply
             # starts again from what is on disk.
@@ -190,3 +204,20 @@ class Interviews:
         if turn.status in ("completed", "cancelled"):
             self._open.pop(session_id, None)
         return turn
+
+    def _flags_raised(
+        self, session: Session, case_id: int, engine: Engine, turn: Turn
+    ) -> list[str]:
+        """What a turn's flags owe the case's workers (queued in the turn's transaction),
+        and what the respondent is shown now (the organisation's safety message)."""
+        from casework.flags import on_turn
+
+        return on_turn(
+            self.store,
+            session_id=session.id,
+            case_id=case_id,
+            turn=turn,
+            respondent_lang=session.lang,
+            respondent_is_worker=engine.flow.respondent == "worker",
+            now=self.now() or datetime.now(UTC),
+        )

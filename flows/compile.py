@@ -22,8 +22,27 @@ from typing import Any
 from transitions import EventData, Machine
 
 from flows.answers import AnyItem
-from flows.expressions import Condition, ParentAnswered, Renderer, compile_condition, compile_text
-from flows.model import ChoiceItem, Flow, NoteItem, Option, Stage, TextItem
+from flows.expressions import (
+    Condition,
+    ParentAnswered,
+    Renderer,
+    Scope,
+    compile_condition,
+    compile_text,
+)
+from flows.model import (
+    ChoiceItem,
+    FlagRule,
+    Flow,
+    FollowUpRule,
+    MultiItem,
+    NoteItem,
+    Option,
+    Severity,
+    Stage,
+    TextItem,
+    flag_id,
+)
 
 REVIEW, NEW, PAUSED, COMPLETED, CANCELLED = "review", "new", "paused", "completed", "cancelled"
 TERMINAL = frozenset({COMPLETED, CANCELLED})
@@ -41,6 +60,85 @@ TRIGGERS = (
 )
 
 
+_ANY = object()
+INSTRUMENT_SEVERITY: dict[str, Severity] = {
+    "info": "info",
+    "warning": "attention",
+    "urgent": "urgent",
+}
+"""Instrument files say ``warning`` where flows say ``attention``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One flag rule of one question, ready to test: from the flow (a ``when`` condition,
+    maybe an option) or from an instrument (its item rule)."""
+
+    id: str
+    severity: Severity
+    message: dict[str, Renderer]
+    respondent_message: dict[str, Renderer]
+    condition: Condition | None = None
+    option: object = _ANY
+    rule: Callable[[Any], bool] | None = None
+    source: str = "flow"
+
+    def raised(self, value: Any, scope: Callable[[], Scope]) -> bool:
+        """Whether the answer ``value`` (with the answers in ``scope``) raises this flag."""
+        if self.rule is not None and not self.rule(value):
+            return False
+        if self.option is not _ANY:
+            chosen = value if isinstance(value, list) else [value]
+            if self.option not in chosen:
+                return False
+        return self.condition is None or self.condition.test(scope())
+
+
+def _flag(rule: FlagRule, fid: str, option: object = _ANY) -> Flag:
+    return Flag(
+        id=fid,
+        severity=rule.severity,
+        message=_renderers(rule.message, f"flag {fid} message"),
+        respondent_message=_renderers(rule.respondent_message, f"flag {fid} respondent message"),
+        condition=compile_condition(rule.when, f"flag {fid}") if rule.when else None,
+        option=option,
+    )
+
+
+def _item_flags(item: AnyItem) -> tuple[Flag, ...]:
+    out = [_flag(rule, flag_id(rule.id, item.id, i)) for i, rule in enumerate(item.flags)]
+    if isinstance(item, ChoiceItem | MultiItem):
+        for option in item.options:
+            out += [
+                _flag(rule, flag_id(rule.id, item.id, i, option.value), option.value)
+                for i, rule in enumerate(option.flags)
+            ]
+    return tuple(out)
+
+
+def _instrument_flags(instrument: Any, item_id: str) -> tuple[Flag, ...]:
+    return tuple(
+        Flag(
+            id=rule.id,
+            severity=INSTRUMENT_SEVERITY.get(rule.severity, "attention"),
+            message=_renderers(rule.message, f"{instrument.id} flag {rule.id} message"),
+            respondent_message={},
+            rule=rule.when.matches,
+            source=instrument.id,
+        )
+        for rule in instrument.flags
+        if rule.item == item_id
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpSpec:
+    """A flow's follow-up rule, compiled."""
+
+    rule: FollowUpRule
+    condition: Condition | None
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     """One thing asked: an item of a stage, an instrument item, or a probe under a text item."""
@@ -54,6 +152,7 @@ class Question:
     prompt: dict[str, Renderer]
     help: dict[str, Renderer]
     instrument: str | None = None
+    flags: tuple[Flag, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -78,24 +177,32 @@ class CompiledFlow:
     by_id: dict[str, Question] = field(default_factory=dict)
     instruments: dict[str, Any] = field(default_factory=dict)
     intros: dict[str, dict[str, Renderer]] = field(default_factory=dict)
+    followups: list[FollowUpSpec] = field(default_factory=list)
+    flagged: bool = False
 
     def __post_init__(self) -> None:
         self.by_id = {q.id: q for q in self.questions}
+        self.flagged = any(q.flags for q in self.questions)
         self.intros = {}
         for stage in self.flow.stages:
             intro = stage.intro
             if intro is None and stage.instrument in self.instruments:
                 # An instrument's own instructions ("Over the last 2 weeks...") open its stage.
                 intro = self.instruments[stage.instrument].instructions
-            self.intros[stage.id] = _renderers(intro)
+            self.intros[stage.id] = _renderers(intro, f"{_name(self.flow)}, stage {stage.id} intro")
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.flow.id, self.flow.version)
 
 
-def _renderers(texts: dict[str, str] | None) -> dict[str, Renderer]:
-    return {lang: compile_text(text) for lang, text in (texts or {}).items()}
+def _name(flow: Flow) -> str:
+    """How logs name a flow (its id and version: never an answer)."""
+    return f"flow {flow.id} v{flow.version}"
+
+
+def _renderers(texts: dict[str, str] | None, where: str) -> dict[str, Renderer]:
+    return {lang: compile_text(text, f"{where} ({lang})") for lang, text in (texts or {}).items()}
 
 
 def _instrument_items(instrument: Any) -> list[ChoiceItem]:
@@ -133,7 +240,10 @@ def compile_flow(
 
     Conditions = tuple[Condition | ParentAnswered, ...]
 
-    def add(stage: Stage, item: AnyItem, conds: Conditions, inst: str | None) -> None:
+    def add(
+        stage: Stage, item: AnyItem, conds: Conditions, inst: str | None, flags: tuple[Flag, ...]
+    ) -> None:
+        where = f"{_name(flow)}, item {item.id}"
         questions.append(
             Question(
                 id=item.id,
@@ -142,22 +252,26 @@ def compile_flow(
                 item=item,
                 parent=None,
                 conditions=conds,
-                prompt=_renderers(item.prompt),
-                help=_renderers(item.help),
+                prompt=_renderers(item.prompt, f"{where} prompt"),
+                help=_renderers(item.help, f"{where} help"),
                 instrument=inst,
+                flags=flags,
             )
         )
 
     for stage in flow.stages:
-        stage_conds: Conditions = (compile_condition(stage.when),) if stage.when else ()
+        where = f"{_name(flow)}, stage {stage.id}"
+        stage_conds: Conditions = (compile_condition(stage.when, where),) if stage.when else ()
         for item in stage.items:
-            conds = stage_conds + ((compile_condition(item.when),) if item.when else ())
-            add(stage, item, conds, None)
+            where = f"{_name(flow)}, item {item.id}"
+            conds = stage_conds + ((compile_condition(item.when, where),) if item.when else ())
+            add(stage, item, conds, None, _item_flags(item))
             if isinstance(item, TextItem):
                 for probe in item.probes:
                     probe_conds: Conditions = (*conds, ParentAnswered(item.id))
+                    where = f"{_name(flow)}, item {item.id}.{probe.id}"
                     if probe.when:
-                        probe_conds += (compile_condition(probe.when),)
+                        probe_conds += (compile_condition(probe.when, where),)
                     probe_item = TextItem(
                         id=item.id, type="text", prompt=probe.prompt, required=False
                     )
@@ -169,7 +283,7 @@ def compile_flow(
                             item=probe_item,
                             parent=item.id,
                             conditions=probe_conds,
-                            prompt=_renderers(probe.prompt),
+                            prompt=_renderers(probe.prompt, f"{where} prompt"),
                             help={},
                         )
                     )
@@ -177,12 +291,20 @@ def compile_flow(
             instrument = instruments.get(stage.instrument) or load_instrument(stage.instrument)
             instruments[stage.instrument] = instrument
             for choice in _instrument_items(instrument):
-                add(stage, choice, stage_conds, stage.instrument)
+                flags = _instrument_flags(instrument, choice.id)
+                add(stage, choice, stage_conds, stage.instrument, flags)
     return CompiledFlow(
         flow=flow,
         questions=questions,
         machine=_build_machine(questions),
         instruments=instruments,
+        followups=[
+            FollowUpSpec(
+                rule,
+                compile_condition(rule.when, f"{_name(flow)} follow-up") if rule.when else None,
+            )
+            for rule in flow.followups
+        ],
     )
 
 

@@ -29,12 +29,13 @@ from flows.compile import (
     REVIEW,
     TERMINAL,
     CompiledFlow,
+    Flag,
     Question,
     allowed,
 )
 from flows.expressions import Scope
 from flows.messages import COMMAND_HELP, say
-from flows.model import ChoiceItem, MultiItem, NoteItem, TextItem
+from flows.model import ChoiceItem, MultiItem, NoteItem, Severity, TextItem
 from flows.outcome import (
     Outcome,
     goal_options,
@@ -77,6 +78,7 @@ class Session:
     answers: dict[str, Recorded] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     previous: dict[str, Any] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)  # ids of the flags raised and standing
 
     def value(self, question_id: str) -> Any:
         recorded = self.answers.get(question_id)
@@ -166,6 +168,38 @@ class StageScore:
     result: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class RaisedFlag:
+    """A flag this turn raised: stored with the answer revision that raised it.
+
+    Texts are given in every language of the flow (``{lang: text}``), so a worker reads the
+    alert in their own language whatever language the respondent answered in."""
+
+    flag_id: str
+    question_id: str
+    stage_id: str
+    revision: int
+    severity: Severity
+    message: dict[str, str]
+    respondent_message: dict[str, str] | None
+    question: dict[str, str]
+    answer: dict[str, str]
+    source: str
+    raised_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A follow-up task a completed session sets: what, by when (ISO date), and the owner
+    choice (``me`` or another value; None when the flow does not ask)."""
+
+    rule: int
+    question_id: str
+    what: str
+    due: str
+    owner: str | None
+
+
 @dataclass
 class Turn:
     status: Status
@@ -177,18 +211,24 @@ class Turn:
     accepted: str | None = None
     outcome: Outcome | None = None
     """Set when the session completes: what it sets in the case file (``flows.outcome``)."""
+    flags_raised: list[RaisedFlag] = field(default_factory=list)
+    flags_withdrawn: list[str] = field(default_factory=list)  # flag ids
+    followups: list[FollowUp] = field(default_factory=list)
 
 
 class _Labels(Mapping[str, str]):
     """Answers as the respondent saw them, for piping: computed only when a text asks."""
 
-    def __init__(self, values: dict[str, Any], engine: Engine, session: Session) -> None:
+    def __init__(
+        self, values: dict[str, Any], engine: Engine, session: Session, lang: str | None = None
+    ) -> None:
         self._values, self._engine, self._session = values, engine, session
+        self._lang = lang or session.lang
 
     def __getitem__(self, key: str) -> str:
         question = self._engine.compiled.by_id[key]
         item = self._engine.item(self._session, question)
-        return answer_types.display(item, self._values[key], self._session.lang)
+        return answer_types.display(item, self._values[key], self._lang)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -337,8 +377,12 @@ class Engine:
                 self._move(s, "edit", missing, now)
                 return self._turn(s, applicable, error=say("required", lang))
             self._move(s, "submit", None, now)
+            followups = self._followups(s, applicable)
             return Turn(
-                status="completed", notices=[say("completed", lang)], outcome=self.outcome(s)
+                status="completed",
+                notices=[say("completed", lang)],
+                outcome=self.outcome(s),
+                followups=followups,
             )
         if name == "pause":
             s.resume_state = s.state
@@ -399,12 +443,132 @@ class Engine:
         applicable = self._walk(s)
         changes += self._withdraw(s, applicable, now)
         scores = self._scores(s, changes, applicable)
+        raised, withdrawn = self._flag_changes(s, applicable, now) if changes else ([], [])
         target = self._next_after(s, q.index, applicable, unresolved_only=s.editing)
         self._move(s, trigger, target, now)
         turn = self._turn(s, applicable)
         turn.changes, turn.scores = changes, scores
+        turn.flags_raised, turn.flags_withdrawn = raised, withdrawn
+        turn.notices += [
+            f.respondent_message.get(s.lang) or next(iter(f.respondent_message.values()))
+            for f in raised
+            if f.respondent_message
+        ]
         turn.accepted = answer_types.display(self.item(s, q), s.value(q.id), s.lang)
         return turn
+
+    # -- flags and follow-ups -----------------------------------------------------------
+
+    def _flag_changes(
+        self, s: Session, applicable: list[Question], now: datetime
+    ) -> tuple[list[RaisedFlag], list[str]]:
+        """Flags that now stand and did not, and those that stood and no longer do: an
+        answer withdrawn, or changed so that its condition fails, withdraws its flag."""
+        if not self.compiled.flagged and not s.flags:
+            return [], []
+        active = self.active_flags(s, applicable)
+        withdrawn = sorted(s.flags - active.keys())
+        raised = [
+            self._raised(s, q, flag, now) for fid, (q, flag) in active.items() if fid not in s.flags
+        ]
+        s.flags = set(active)
+        return raised, withdrawn
+
+    def active_flags(
+        self, s: Session, applicable: list[Question] | None = None
+    ) -> dict[str, tuple[Question, Flag]]:
+        """Every flag the session's answers raise now, by id, in question order."""
+        if applicable is None:
+            applicable = self._walk(s)
+        values = {q.id: s.value(q.id) for q in applicable if s.value(q.id) is not None}
+        scope: list[Scope] = []
+
+        def shared() -> Scope:
+            if not scope:
+                scope.append(Scope(self.context(s, values)))
+            return scope[0]
+
+        out: dict[str, tuple[Question, Flag]] = {}
+        for q in applicable:
+            if not q.flags or q.id not in values:
+                continue
+            for flag in q.flags:
+                if flag.raised(values[q.id], shared):
+                    out.setdefault(flag.id, (q, flag))
+        return out
+
+    def _raised(self, s: Session, q: Question, flag: Flag, now: datetime) -> RaisedFlag:
+        values = {qid: s.value(qid) for qid in s.answers if s.value(qid) is not None}
+        recorded = s.answers[q.id]
+        languages = self.flow.languages
+        contexts = {lang: self._context_in(s, values, lang) for lang in languages}
+
+        def texts(renderers: dict[str, Any]) -> dict[str, str]:
+            return {
+                lang: render(contexts[lang])
+                for lang, render in renderers.items()
+                if lang in contexts
+            }
+
+        return RaisedFlag(
+            flag_id=flag.id,
+            question_id=q.id,
+            stage_id=q.stage.id,
+            revision=recorded.revision,
+            severity=flag.severity,
+            message=texts(flag.message),
+            respondent_message=texts(flag.respondent_message) or None,
+            question={
+                lang: q.item.label(lang) if q.item.short else self._text_in(q, lang, contexts[lang])
+                for lang in languages
+            },
+            answer={
+                lang: answer_types.display(self.item(s, q), recorded.value, lang)
+                for lang in languages
+            },
+            source=flag.source,
+            raised_at=now,
+        )
+
+    def _context_in(self, s: Session, values: dict[str, Any], lang: str) -> dict[str, Any]:
+        return {
+            "answers": values,
+            "labels": _Labels(values, self, s, lang),
+            "case": s.facts,
+            "last": s.previous,
+        }
+
+    @staticmethod
+    def _text_in(q: Question, lang: str, context: dict[str, Any]) -> str:
+        render = q.prompt.get(lang) or next(iter(q.prompt.values()))
+        return render(context)
+
+    def _followups(self, s: Session, applicable: list[Question]) -> list[FollowUp]:
+        """The follow-up tasks a completed session sets."""
+        if not self.compiled.followups:
+            return []
+        values = {q.id: s.value(q.id) for q in applicable if s.value(q.id) is not None}
+        scope = Scope(self.context(s, values))
+        out = []
+        for n, spec in enumerate(self.compiled.followups):
+            rule = spec.rule
+            what, due = values.get(rule.what), values.get(rule.due)
+            if what is None or not isinstance(due, str):
+                continue
+            if spec.condition is not None and not spec.condition.test(scope):
+                continue
+            item = self.compiled.by_id[rule.what].item
+            owner = values.get(rule.owner) if rule.owner else None
+            out.append(
+                FollowUp(
+                    rule=n,
+                    question_id=rule.what,
+                    what=answer_types.display(item, what, s.lang),
+                    due=due,
+                    owner=None if owner is None else str(owner),
+                )
+            )
+        return out
 
     def _record(
         self, s: Session, q: Question, status: Any, value: Any, now: datetime

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from flows.expressions import parse_error, references
-from flows.model import ITEM_TYPES, RESERVED_STATES, Flow
+from flows.expressions import budget_error, parse_error, references
+from flows.model import ITEM_TYPES, RESERVED_STATES, Flow, flag_id
 from flows.problems import Code, FlowError, Problem
 
 Loc = tuple[str | int, ...]
@@ -87,6 +87,10 @@ def _compose(text: str, file: str) -> tuple[Any, _Located]:
 
 def _where(loc: Loc) -> str:
     names = [p for p in loc if isinstance(p, str)]
+    if "flags" in names:
+        return "a flag"
+    if "followups" in names:
+        return "a follow-up"
     if "items" in names:
         return "an item"
     if "stages" in names:
@@ -114,6 +118,8 @@ def _pydantic_problems(
             problem = Problem.make(Code.UNKNOWN_TYPE, file, line, value=value)
         elif kind == "union_tag_not_found":
             problem = Problem.make(Code.MISSING_TYPE, file, line)
+        elif kind == "literal_error" and loc and loc[-1] == "severity":
+            problem = Problem.make(Code.BAD_SEVERITY, file, line, value=err.get("input"))
         elif kind == "missing_translation":
             ctx = err.get("ctx") or {}
             problem = Problem.make(
@@ -146,6 +152,8 @@ def _semantic_problems(
 
     seen: dict[str, Loc] = {}
     order: dict[str, int] = {}
+    flag_seen: dict[str, Loc] = {}
+    types: dict[str, Any] = {str(item.get("id")): item.get("type") for _loc, item in _items(data)}
     for s, stage in enumerate(data.get("stages") or []):
         if not isinstance(stage, dict):
             continue
@@ -207,6 +215,8 @@ def _semantic_problems(
         values = [o.get("value") for o in item.get("options") or [] if isinstance(o, dict)]
         for value in {v for v in values if values.count(v) > 1}:
             add(Code.DUPLICATE_OPTION, (*loc, "options"), value=value)
+        _check_flags(item, loc, add, flag_seen, located, data)
+    _check_followups(data, add, types)
     _check_expressions(data, add, order)
     _check_case_file(data, add, lambda loc: located.line(data, loc))
     return problems
@@ -371,6 +381,58 @@ def _bands_fit(
     return bounds[0][0] >= low and bounds[-1][1] <= high
 
 
+def _flag_places(item: dict[str, Any], loc: Loc) -> Iterator[tuple[Loc, dict[str, Any], Any]]:
+    """Every flag of an item as (location, raw flag, option value or None)."""
+    for f, flag in enumerate(item.get("flags") or []):
+        if isinstance(flag, dict):
+            yield (*loc, "flags", f), flag, None
+    for o, option in enumerate(item.get("options") or []):
+        if not isinstance(option, dict):
+            continue
+        for f, flag in enumerate(option.get("flags") or []):
+            if isinstance(flag, dict):
+                yield (*loc, "options", o, "flags", f), flag, option.get("value", o)
+
+
+def _check_flags(
+    item: dict[str, Any],
+    loc: Loc,
+    add: Any,
+    seen: dict[str, Loc],
+    located: _Located,
+    data: dict[str, Any],
+) -> None:
+    """Item flags need a condition, notes cannot raise any, and flag ids are unique."""
+    item_id = str(item.get("id"))
+    counts: dict[Any, int] = {}
+    for where, flag, option in _flag_places(item, loc):
+        index = counts.get(option, 0)
+        counts[option] = index + 1
+        if item.get("type") == "note":
+            add(Code.FLAG_ON_NOTE, where)
+            continue
+        if option is None and not flag.get("when"):
+            add(Code.FLAG_WITHOUT_CONDITION, where, item=item_id)
+        own = flag.get("id")
+        fid = flag_id(own if isinstance(own, str) else None, item_id, index, option)
+        if fid in seen:
+            first = located.line(data, seen[fid])
+            add(Code.DUPLICATE_FLAG, where, id=fid, first_line=first)
+        else:
+            seen[fid] = where
+
+
+def _check_followups(data: dict[str, Any], add: Any, types: dict[str, Any]) -> None:
+    """A follow-up names a text item (what), a date item (by when), a choice item (who)."""
+    for n, rule in enumerate(data.get("followups") or []):
+        if not isinstance(rule, dict):
+            continue
+        for field, kind in (("what", "text"), ("due", "date"), ("owner", "choice")):
+            ref = rule.get(field)
+            if ref is not None and types.get(ref) != kind:
+                add(Code.FOLLOWUP_ITEM, ("followups", n, field), field=field, ref=ref, kind=kind)
+
+
 def _check_expressions(data: dict[str, Any], add: Any, order: dict[str, int]) -> None:
     """Every condition and piped text parses and reads only items asked before it."""
 
@@ -381,6 +443,9 @@ def _check_expressions(data: dict[str, Any], add: Any, order: dict[str, int]) ->
         if error:
             add(Code.EXPRESSION_SYNTAX, loc, detail=error)
             return
+        exhausting = budget_error(source, template=template)
+        if exhausting:
+            add(Code.EXPRESSION_BUDGET, loc, detail=exhausting)
         for ref in sorted(references(source, template=template)):
             if ref not in order:
                 add(Code.UNKNOWN_REFERENCE, loc, ref=ref)
@@ -414,6 +479,14 @@ def _check_expressions(data: dict[str, Any], add: Any, order: dict[str, int]) ->
             if isinstance(probe, dict):
                 check(probe.get("when"), (*loc, "probes", p, "when"), position + 1, template=False)
                 check_texts(probe.get("prompt"), (*loc, "probes", p, "prompt"), position + 1)
+        # A flag reads this answer and earlier ones.
+        for where, flag, _option in _flag_places(item, loc):
+            check(flag.get("when"), (*where, "when"), position + 1, template=False)
+            for key in ("message", "respondent_message"):
+                check_texts(flag.get(key), (*where, key), position + 1)
+    for n, rule in enumerate(data.get("followups") or []):
+        if isinstance(rule, dict):
+            check(rule.get("when"), ("followups", n, "when"), len(order), template=False)
 
 
 def _instrument_languages(instrument_id: str) -> list[str] | None:

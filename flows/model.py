@@ -31,6 +31,10 @@ OPTION_SOURCES = ("case.goals",)
 case's goals (value: the goal's number, label: its number and title)."""
 
 Phase = Literal["baseline", "pre", "mid", "post", "follow-up", "ongoing"]
+SEVERITIES = ("info", "attention", "urgent")
+"""How soon a worker must see a flag: ``urgent`` at once at any hour, ``attention`` at once
+outside the worker's quiet hours, ``info`` in the daily digest."""
+Severity = Literal["info", "attention", "urgent"]
 
 
 def _has_languages(value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
@@ -53,11 +57,37 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class FlagRule(_Model):
+    """Something an answer calls for: the case's workers are alerted when it is given.
+
+    On an item, ``when`` (required) is a condition like an item's ``when:``, over this answer
+    and earlier ones; on an option, the flag is raised when that option is chosen (and
+    ``when``, if given, holds too). ``message`` is for the worker; ``respondent_message``, if
+    given, is shown to the respondent right after the answer.
+    """
+
+    id: Identifier | None = None
+    when: str | None = None
+    severity: Severity
+    message: LocalText
+    respondent_message: LocalText | None = None
+
+
+def flag_id(own: str | None, item_id: str, index: int, option: object = None) -> str:
+    """A flag's id: its own, else made from where it sits (``wants_call``, ``wants_call_2``,
+    ``risks.self_harm_talk``), stable for a flow version."""
+    if own:
+        return own
+    base = item_id if option is None else f"{item_id}.{option}"
+    return base if index == 0 else f"{base}_{index + 1}"
+
+
 class Option(_Model):
     """One answer option: the value stored, and what the respondent sees."""
 
     value: str | int
     label: LocalText
+    flags: list[FlagRule] = []
 
 
 class TextRules(_Model):
@@ -102,6 +132,7 @@ class _Item(_Model):
     required: bool = True
     when: str | None = None
     carry_forward: bool = False
+    flags: list[FlagRule] = []
 
     def label(self, lang: str) -> str:
         text = self.short or self.prompt
@@ -264,6 +295,17 @@ class FlowScore(_Model):
     bands: list[ScoreBand] = []
 
 
+class FollowUpRule(_Model):
+    """A task a completed session sets on its case: what (a text item), by when (a date
+    item) and who (a choice item). The owner is the respondent when they are a worker on the
+    case and chose ``me`` (or the flow does not ask); otherwise the case's worker."""
+
+    what: Identifier
+    due: Identifier
+    owner: Identifier | None = None
+    when: str | None = None
+
+
 class Flow(_Model):
     """A whole interview, one version of it."""
 
@@ -282,6 +324,7 @@ class Flow(_Model):
     sets: Sets = Sets()
     scores: list[FlowScore] = []
     stages: list[Stage] = Field(min_length=1)
+    followups: list[FollowUpRule] = []
 
     def text(self, value: dict[str, str] | None, lang: str) -> str:
         """The text in ``lang``, else the flow's first language."""

@@ -47,6 +47,10 @@ class Code(Enum):
         "rename the item: new, review, completed, paused and cancelled are session states",
     )
     EXPRESSION_SYNTAX = ("this expression does not parse: {detail}", "check brackets and quotes")
+    EXPRESSION_BUDGET = (
+        "this expression goes over the sandbox's budget whatever the answers: {detail}",
+        "a condition or text should compare and quote answers; remove the loop or the large number",
+    )
     UNKNOWN_REFERENCE = (
         "'answers.{ref}' names no item of this flow",
         "check the item id's spelling; items are referred to by their 'id'",
@@ -104,6 +108,26 @@ class Code(Enum):
     PURPOSE_NEEDS = (
         "a flow with purpose '{purpose}' needs '{field}'",
         "add '{field}:' naming the items it is read from",
+    )
+    BAD_SEVERITY = (
+        "'{value}' is not a flag severity",
+        "use info (daily digest), attention (at once, not in quiet hours) or urgent (at once)",
+    )
+    FLAG_WITHOUT_CONDITION = (
+        "this flag on an item has no 'when'",
+        'add a condition such as when: "answers.{item}", or put the flag on an option',
+    )
+    DUPLICATE_FLAG = (
+        "the flag id '{id}' is used twice (first on line {first_line})",
+        "give each flag its own 'id:'",
+    )
+    FLAG_ON_NOTE = (
+        "a note has no answer, so its flag could never be raised",
+        "put the flag on the question whose answer calls for action",
+    )
+    FOLLOWUP_ITEM = (
+        "'{field}: {ref}' must name a {kind} item of this flow",
+        "name the id of the {kind} item that holds it",
     )
 
     @property

@@ -250,6 +250,87 @@ def m005_update_failures(db: Database) -> None:
 
 
 @migrations()
+def m007_flags_followups(db: Database) -> None:
+    statements = [
+        # A flag an answer raised, stored in the transaction of that answer, with the revision
+        # that raised it. Texts are JSON {lang: text}, written when raised, so the alert and
+        # the record read the same after the flow file has moved on. At most one standing
+        # (not withdrawn) row per session and flag; a flag raised again is a new row.
+        """CREATE TABLE flags (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            flag_id TEXT NOT NULL,
+            question_id TEXT NOT NULL,
+            stage_id TEXT NOT NULL,
+            answer_revision INTEGER NOT NULL CHECK (answer_revision >= 1),
+            source TEXT NOT NULL DEFAULT 'flow',
+            severity TEXT NOT NULL CHECK (severity IN ('info', 'attention', 'urgent')),
+            message TEXT NOT NULL CHECK (json_valid(message)),
+            respondent_message TEXT CHECK (respondent_message IS NULL
+                OR json_valid(respondent_message)),
+            question TEXT NOT NULL CHECK (json_valid(question)),
+            answer TEXT NOT NULL CHECK (json_valid(answer)),
+            raised_by INTEGER REFERENCES people(id),
+            raised_at TEXT NOT NULL,
+            withdrawn_at TEXT,
+            sent_at TEXT,
+            acknowledged_by INTEGER REFERENCES people(id),
+            acknowledged_at TEXT,
+            ack_note TEXT,
+            escalated_to INTEGER REFERENCES people(id),
+            escalated_at TEXT
+        )""",
+        "CREATE UNIQUE INDEX flags_standing ON flags(session_id, flag_id)"
+        " WHERE withdrawn_at IS NULL",
+        "CREATE INDEX flags_by_case ON flags(case_id, raised_at)",
+        "CREATE INDEX flags_open ON flags(raised_at)"
+        " WHERE acknowledged_at IS NULL AND withdrawn_at IS NULL",
+        # A task a contact note or session record set on its case: what, by when, whose.
+        # One per session and follow-up rule of its flow.
+        """CREATE TABLE followups (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            owner_id INTEGER NOT NULL REFERENCES people(id),
+            due_on TEXT NOT NULL CHECK (date(due_on) IS NOT NULL),
+            session_id TEXT REFERENCES sessions(id),
+            rule INTEGER,
+            question_id TEXT,
+            text TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done')),
+            created_by INTEGER REFERENCES people(id),
+            created_at TEXT NOT NULL,
+            done_by INTEGER REFERENCES people(id),
+            done_at TEXT,
+            done_note TEXT,
+            last_reminded_on TEXT,
+            UNIQUE (session_id, rule)
+        )""",
+        "CREATE INDEX followups_open ON followups(due_on) WHERE status = 'open'",
+        "CREATE INDEX followups_by_case ON followups(case_id)",
+        # A worker's own times: quiet hours ('HH:MM-HH:MM', 'none'; NULL: 21:00-08:00) and
+        # the daily digest ('HH:MM', 'off'; NULL: 08:00), in CASEFLOW_TZ.
+        "ALTER TABLE people ADD COLUMN quiet_hours TEXT",
+        "ALTER TABLE people ADD COLUMN digest_at TEXT",
+        # The day (YYYY-MM-DD, CASEFLOW_TZ) of the last digest: one a day, also across a
+        # restart. And what the worker's next text message is: the note of an
+        # acknowledgement just tapped ('flag:ID' or 'followup:ID', with the time asked).
+        "ALTER TABLE people ADD COLUMN last_digest_on TEXT",
+        "ALTER TABLE people ADD COLUMN awaiting_note TEXT",
+        # Outbox rows that wait (an attention flag in the worker's quiet hours), rows that
+        # were called off (their flag withdrawn before it went out), and a key that makes a
+        # message owed once (an escalation, a day's reminder, a digest) queued only once,
+        # across restarts.
+        "ALTER TABLE outbox ADD COLUMN not_before TEXT",
+        "ALTER TABLE outbox ADD COLUMN cancelled_at TEXT",
+        "ALTER TABLE outbox ADD COLUMN key TEXT",
+        "CREATE UNIQUE INDEX outbox_key ON outbox(key) WHERE key IS NOT NULL",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
 def m009_case_file(db: Database) -> None:
     _run(
         db,

@@ -461,6 +461,13 @@ class Store:
                 row["case_id"], row["flow_id"], row["respondent_id"], before=session_id
             ),
         )
+        session.flags = {
+            str(r["flag_id"])
+            for r in self._all(
+                "SELECT flag_id FROM flags WHERE session_id = ? AND withdrawn_at IS NULL",
+                (session_id,),
+            )
+        }
         for answer in self.current_answers(session_id):
             session.answers[answer["question_id"]] = Recorded(
                 value=None if answer["value"] is None else json.loads(answer["value"]),
@@ -568,6 +575,10 @@ class Store:
                     case_id,
                     instrument=score.instrument_id,
                 )
+            if turn.flags_raised or turn.flags_withdrawn:
+                self._record_flags(session, turn, actor_id, case_id, now)
+            if turn.followups:
+                self._record_followups(session, turn, actor_id, case_id, now)
             self.db.execute(
                 "UPDATE sessions SET state = ?, resume_state = ?, editing = ?, status = ?,"
                 " shown_at = ?, updated_at = ?, completed_at = ? WHERE id = ?",
@@ -588,6 +599,95 @@ class Store:
                 write_outcome(self, session.id, case_id, turn.outcome, actor_id)
             if status in ("completed", "cancelled", "paused"):
                 self.audit(actor_id, f"session.{status}", "session", session.id, case_id)
+
+    def _record_flags(
+        self, session: Session, turn: Turn, actor_id: int, case_id: int, now: str
+    ) -> None:
+        """Flags withdrawn and raised by a turn, in the turn's transaction, at the turn's
+        time (the engine's clock, as the answers)."""
+        at = _iso(turn.changes[0].answered_at) if turn.changes else now
+        if turn.flags_withdrawn:
+            self.db.conn.executemany(
+                "UPDATE flags SET withdrawn_at = ? WHERE session_id = ? AND flag_id = ?"
+                " AND withdrawn_at IS NULL",
+                [(at, session.id, flag_id) for flag_id in turn.flags_withdrawn],
+            )
+        for flag in turn.flags_raised:
+            self.db.execute(
+                "INSERT INTO flags (session_id, case_id, flag_id, question_id, stage_id,"
+                " answer_revision, source, severity, message, respondent_message, question,"
+                " answer, raised_by, raised_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    session.id,
+                    case_id,
+                    flag.flag_id,
+                    flag.question_id,
+                    flag.stage_id,
+                    flag.revision,
+                    flag.source,
+                    flag.severity,
+                    _json(flag.message),
+                    None if flag.respondent_message is None else _json(flag.respondent_message),
+                    _json(flag.question),
+                    _json(flag.answer),
+                    actor_id,
+                    _iso(flag.raised_at.astimezone(UTC)),
+                ),
+            )
+        self.audit(
+            actor_id,
+            "flag.raise",
+            "session",
+            session.id,
+            case_id,
+            raised=[f.flag_id for f in turn.flags_raised],
+            withdrawn=list(turn.flags_withdrawn),
+        )
+
+    def _followup_owner(self, case_id: int, respondent_id: int, owner: str | None) -> int:
+        """``me`` (or no owner question): the respondent when they are a worker on the case;
+        otherwise, and for any other choice, the case's first worker (the respondent when the
+        case has none)."""
+        workers = self._all(
+            "SELECT person_id FROM case_members WHERE case_id = ? AND role = 'worker'"
+            " ORDER BY added_at, person_id",
+            (case_id,),
+        )
+        ids = [int(w["person_id"]) for w in workers]
+        if owner in (None, "me") and respondent_id in ids:
+            return respondent_id
+        return ids[0] if ids else respondent_id
+
+    def _record_followups(
+        self, session: Session, turn: Turn, actor_id: int, case_id: int, now: str
+    ) -> None:
+        for task in turn.followups:
+            owner = self._followup_owner(case_id, actor_id, task.owner)
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO followups (case_id, owner_id, due_on, session_id, rule,"
+                " question_id, text, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    case_id,
+                    owner,
+                    task.due,
+                    session.id,
+                    task.rule,
+                    task.question_id,
+                    task.what,
+                    actor_id,
+                    now,
+                ),
+            )
+            if cursor.rowcount == 1:
+                self.audit(
+                    actor_id,
+                    "followup.create",
+                    "followup",
+                    cursor.lastrowid,
+                    case_id,
+                    session=session.id,
+                    owner=owner,
+                )
 
     def scores(self, session_id: str) -> list[dict[str, Any]]:
         """The latest score of each stage of a session."""
@@ -624,6 +724,14 @@ class Store:
 
     def set_language(self, person_id: int, lang: str) -> None:
         self.db.execute("UPDATE people SET lang = ? WHERE id = ?", (lang, person_id))
+
+    def set_quiet_hours(self, person_id: int, quiet: str | None) -> None:
+        """'HH:MM-HH:MM', 'none', or None for the default (21:00-08:00)."""
+        self.db.execute("UPDATE people SET quiet_hours = ? WHERE id = ?", (quiet, person_id))
+
+    def set_digest(self, person_id: int, at: str | None) -> None:
+        """'HH:MM', 'off', or None for the default (08:00)."""
+        self.db.execute("UPDATE people SET digest_at = ? WHERE id = ?", (at, person_id))
 
     def set_supervisor(self, person_id: int, supervisor_id: int | None) -> None:
         self.db.execute(
@@ -741,22 +849,54 @@ class Store:
         return int(removed)
 
     def queue_message(
-        self, person_id: int, case_id: int | None, kind: str, payload: Mapping[str, Any]
-    ) -> None:
-        self.db.execute(
-            "INSERT INTO outbox (person_id, case_id, kind, payload, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (person_id, case_id, kind, _json(dict(payload)), _now()),
+        self,
+        person_id: int,
+        case_id: int | None,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        not_before: datetime | None = None,
+        key: str | None = None,
+    ) -> bool:
+        """Owe a person a message; ``not_before`` holds it back until then, and a ``key``
+        makes it owed once (False when a message with that key was queued before)."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO outbox (person_id, case_id, kind, payload, created_at,"
+            " not_before, key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                person_id,
+                case_id,
+                kind,
+                _json(dict(payload)),
+                _now(),
+                _iso(not_before.astimezone(UTC) if not_before else None),
+                key,
+            ),
         )
+        return cursor.rowcount == 1
 
-    def unsent_messages(self) -> list[dict[str, Any]]:
+    def unsent_messages(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Messages owed and due by ``now`` (default: the wall clock)."""
+        moment = _iso((now or datetime.now(UTC)).astimezone(UTC))
         return self._all(
             "SELECT o.*, p.telegram_chat_id, p.lang FROM outbox o"
-            " JOIN people p ON p.id = o.person_id WHERE o.sent_at IS NULL ORDER BY o.id"
+            " JOIN people p ON p.id = o.person_id WHERE o.sent_at IS NULL"
+            " AND o.cancelled_at IS NULL AND (o.not_before IS NULL OR o.not_before <= ?)"
+            " ORDER BY o.id",
+            (moment,),
         )
 
     def mark_sent(self, message_id: int) -> None:
-        self.db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (_now(), message_id))
+        now = _now()
+        with self.atomic():
+            self.db.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now, message_id))
+            # An alert that went out marks its flag sent: withdrawing it then tells the worker.
+            self.db.execute(
+                "UPDATE flags SET sent_at = COALESCE(sent_at, ?) WHERE id = ("
+                "  SELECT json_extract(payload, '$.flag_row') FROM outbox"
+                "  WHERE id = ? AND kind = 'flag')",
+                (now, message_id),
+            )
 
     def session_number(self, session_id: str) -> int:
         """A short number for a session (its rowid), for buttons and commands."""

@@ -51,7 +51,18 @@ LABELS: dict[str, dict[str, str]] = {
     "answer_was": {"en": "Answer: {answer}", "zh": "回答：{answer}"},
     "severity_urgent": {"en": "URGENT", "zh": "紧急"},
     "severity_warning": {"en": "WARNING", "zh": "注意"},
+    "severity_attention": {"en": "ATTENTION", "zh": "关注"},
     "severity_info": {"en": "Note", "zh": "提示"},
+    "flag_acknowledged": {
+        "en": "Acknowledged by {name}, {at}: {note}",
+        "zh": "{name} 已于 {at} 确认处理：{note}",
+    },
+    "flag_open": {"en": "Not acknowledged yet", "zh": "尚未确认处理"},
+    "flag_withdrawn": {
+        "en": "Withdrawn {at}: the answer was changed",
+        "zh": "已于 {at} 撤销：回答已修改",
+    },
+    "flag_escalated": {"en": "Escalated to the supervisor {at}", "zh": "已于 {at} 上报督导"},
     # answers
     "no_answers": {"en": "No answers recorded.", "zh": "暂无回答记录。"},
     "revised": {"en": "revised", "zh": "已修改"},

@@ -3,10 +3,13 @@
 ``Renderer`` reads what is stored (``storage.records``), builds the plain-data view
 (``templates.view``) and renders it with a template: an organisation's own template from
 ``--templates DIR`` (or ``$CASEFLOW_TEMPLATES``) where one of that file name exists, else the
-bundled one, so a template can be replaced file by file. Every template runs in Jinja's
-immutable sandbox. HTML escapes everything (autoescape), and Markdown escapes every character
-that Markdown or HTML would read as markup (the ``md`` filter), because answers are text
-written by clients and caregivers. JSON is the view itself.
+bundled one, so a template can be replaced file by file. Every template runs in the shared
+sandbox (``flows.sandbox``: Jinja's immutable sandbox with budgets for sizes, steps and time,
+``TEMPLATE_LIMITS``), so a template can neither reach Python's internals nor exhaust the
+machine; one that tries gets a ``RenderError`` naming it and the line. HTML escapes
+everything (autoescape), and Markdown escapes every character that Markdown or HTML would
+read as markup (the ``md`` filter), because answers are text written by clients and
+caregivers. JSON is the view itself.
 
 Each render writes an audit row (ids and the format, never content).
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import traceback
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, tzinfo
@@ -30,10 +34,10 @@ from jinja2 import (
     TemplateError,
 )
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from flows.registry import FlowRegistry
+from flows.sandbox import TEMPLATE_LIMITS, BudgetExceeded, Sandbox
 from storage.records import Records
 from storage.store import Case, Store
 from templates.charts import BandShade, score_chart
@@ -66,7 +70,10 @@ ENV_VAR = "CASEFLOW_TEMPLATES"
 FORMATS = ("md", "html", "json")
 KINDS = ("session", "case", "prepost", "notes")
 
-_MAX_REPEAT = 10_000
+# Markdown indentation for `md(N)`: a list item nests a few levels at most.
+_MAX_MD_INDENT = 64
+# A template error quotes what the template did (a key, a value): keep the message short.
+_MAX_MESSAGE = 300
 
 
 class RenderError(Exception):
@@ -134,24 +141,6 @@ def _escape_line_start(match: re.Match[str]) -> str:
 # --------------------------------------------------------------------------- environment
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with the operators that could allocate without bound capped: an
-    organisation's template is data, not a way to exhaust the machine."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(right, int | float) and abs(right) > 100:
-                raise SecurityError("exponent too large")
-            return left**right
-        for count, other in ((right, left), (left, right)):
-            repeated = isinstance(other, str | list | tuple) and isinstance(count, int)
-            if repeated and count > _MAX_REPEAT:
-                raise SecurityError("repetition too large")
-        return left * right
-
-
 def template_dir(given: str | os.PathLike[str] | None = None) -> Path | None:
     """The organisation's template folder: ``given``, else ``$CASEFLOW_TEMPLATES``."""
     chosen = given if given else os.environ.get(ENV_VAR, "").strip()
@@ -162,9 +151,16 @@ def _blank(value: Any) -> Any:
     return "" if value is None else value
 
 
-def environment(
-    organisation: Path | None = None, fmt: str = "html"
-) -> ImmutableSandboxedEnvironment:
+def _md_bound(value: object, indent: object = 0) -> int:
+    """The longest ``md(value, indent)`` can be: every character escaped, and the indent
+    repeated on every line."""
+    if not isinstance(indent, int) or not 0 <= indent <= _MAX_MD_INDENT:
+        raise SecurityError(f"md takes an indent from 0 to {_MAX_MD_INDENT}")
+    text = "" if value is None else str(value)
+    return 2 * len(text) + (text.count("\n") + text.count("\r") + 1) * (indent + 3)
+
+
+def environment(organisation: Path | None = None, fmt: str = "html") -> Sandbox:
     """The sandboxed environment for one format: an organisation's templates first, file
     by file, then the bundled ones. ``bundled/NAME`` always names the bundled file, so an
     organisation's template can extend the one it replaces.
@@ -177,7 +173,8 @@ def environment(
         loaders.append(FileSystemLoader(str(organisation), encoding="utf-8"))
     loaders.append(FileSystemLoader(str(BUNDLED), encoding="utf-8"))
     loaders.append(PrefixLoader({"bundled": FileSystemLoader(str(BUNDLED), encoding="utf-8")}))
-    env = _Sandbox(
+    env = Sandbox(
+        TEMPLATE_LIMITS,
         loader=ChoiceLoader(loaders),
         autoescape=fmt == "html",
         finalize=md if fmt == "md" else _blank,
@@ -187,8 +184,8 @@ def environment(
         keep_trailing_newline=True,
         auto_reload=False,
     )
-    env.filters["md"] = md
-    env.filters["code"] = code
+    env.add_filter("md", md, bound=_md_bound)
+    env.add_filter("code", code)
     return env
 
 
@@ -374,13 +371,21 @@ class Renderer:
                 kind=kind,
                 **context,
             )
+        except BudgetExceeded as exc:
+            raise RenderError(
+                f"template {name} went over its budget{_line(exc)}: {_short(exc)}"
+            ) from exc
         except SecurityError as exc:
-            raise RenderError(f"template {name} tried something not allowed: {exc}") from exc
+            raise RenderError(
+                f"template {name} tried something not allowed{_line(exc)}: {_short(exc)}"
+            ) from exc
+        except RecursionError as exc:  # a macro or include that calls itself without end
+            raise RenderError(f"template {name} nests too deeply{_line(exc)}") from exc
         except TemplateError as exc:
             where = getattr(exc, "filename", None) or name
             line = getattr(exc, "lineno", None)
             at = f"{where}:{line}" if line else where
-            raise RenderError(f"template {at}: {exc.message or exc}") from exc
+            raise RenderError(f"template {at}: {_short(exc.message or exc)}") from exc
 
     def _audit(
         self,
@@ -396,6 +401,20 @@ class Renderer:
         self.store.audit(
             actor_id, "record.render", entity, entity_id, case_id, format=fmt, **detail
         )
+
+
+def _line(exc: BaseException) -> str:
+    """Where in the templates ``exc`` was raised (" at case.md.j2, line 12"), from the
+    traceback Jinja rewrites to point at template lines."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith(".j2") and frame.lineno:
+            return f" at {Path(frame.filename).name}, line {frame.lineno}"
+    return ""
+
+
+def _short(message: object) -> str:
+    text = str(message)
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
 def _json(data: Any) -> str:

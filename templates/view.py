@@ -81,10 +81,10 @@ __all__ = [
 CONTACT_NOTE_FLOW = "contact_note"
 """The bundled flow whose sessions are informal-contact notes."""
 
-ALERT = ("urgent", "warning")
+ALERT = ("urgent", "attention", "warning")
 """Flag severities shown at the top of a record, where nobody can miss them."""
 
-_SEVERITY_ORDER = {"urgent": 0, "warning": 1, "info": 2}
+_SEVERITY_ORDER = {"urgent": 0, "attention": 1, "warning": 1, "info": 2}
 
 
 # --------------------------------------------------------------------------- the view
@@ -137,6 +137,11 @@ class Stage:
 
 @dataclass(frozen=True, slots=True)
 class Flag:
+    """A flag as the record shows it. ``instrument_id`` is empty for a flow's own flag.
+    ``status`` says what was done: the acknowledgement (who, when, the note), the
+    withdrawal or the escalation, in the reader's words; ``state`` is open, acknowledged
+    or withdrawn (``None`` for flags recorded before flags were stored)."""
+
     severity: str
     severity_label: str
     instrument_id: str
@@ -147,6 +152,13 @@ class Flag:
     message: str
     session_id: str
     when: Moment | None
+    id: int | None = None
+    state: str | None = None
+    status: str = ""
+    acknowledged_by: str | None = None
+    acknowledged_at: Moment | None = None
+    note: str | None = None
+    escalated: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -785,6 +797,65 @@ class Views:
             return instrument_id, instrument_id
         return _text(inst.short_name, lang, instrument_id), _text(inst.name, lang, instrument_id)
 
+    def stored_flags(
+        self, session_id: str, lang: str, *, standing_only: bool = False
+    ) -> list[Flag] | None:
+        """The flags a session raised as stored (with what was done about them), urgent
+        first; an instrument's info flags stay with its score. None for a session that
+        stored no flag (one from before flags were stored: its score flags stand in)."""
+        from storage.flags import Flags
+
+        rows = Flags(self.store).of_session(session_id)
+        if not rows:
+            return None
+        out = []
+        for row in rows:
+            if row.severity == "info" and row.source != "flow":
+                continue
+            if standing_only and row.withdrawn_at is not None:
+                continue
+            inst = self.instrument(row.source) if row.source != "flow" else None
+            ack_at = self.maybe_moment(row.acknowledged_at, lang)
+            if row.withdrawn_at is not None:
+                status = label("flag_withdrawn", lang, at=self.moment(row.withdrawn_at, lang).text)
+            elif ack_at is not None:
+                status = label(
+                    "flag_acknowledged",
+                    lang,
+                    name=row.acknowledged_by_name or "?",
+                    at=ack_at.text,
+                    note=row.ack_note or "—",
+                )
+            else:
+                status = label("flag_open", lang)
+            escalated = (
+                label("flag_escalated", lang, at=self.moment(row.escalated_at, lang).text)
+                if row.escalated_at
+                else None
+            )
+            out.append(
+                Flag(
+                    severity=row.severity,
+                    severity_label=coded("severity", row.severity, lang),
+                    instrument_id="" if row.source == "flow" else row.source,
+                    instrument=_text(inst.short_name, lang, row.source) if inst else "",
+                    item_id=row.question_id,
+                    item=row.text("question", lang),
+                    answer=row.text("answer", lang),
+                    message=row.text("message", lang),
+                    session_id=session_id,
+                    when=self.moment(row.raised_at, lang),
+                    id=row.id,
+                    state=row.state,
+                    status=status,
+                    acknowledged_by=row.acknowledged_by_name,
+                    acknowledged_at=ack_at,
+                    note=row.ack_note,
+                    escalated=escalated,
+                )
+            )
+        return sorted(out, key=lambda f: (f.state == "withdrawn", _SEVERITY_ORDER[f.severity]))
+
     def score(self, row: Mapping[str, Any], stage_title: str, lang: str, when: str | None) -> Score:
         result: dict[str, Any] = json.loads(row["result"])
         instrument_id = str(row["instrument_id"])
@@ -1196,7 +1267,12 @@ class Views:
                 key=lambda s: self._stage_index(row["flow_id"], row["flow_version"], s["stage_id"]),
             )
         ]
-        flags = [f for s in scores for f in s.flags if f.severity in ALERT]
+        stored = self.stored_flags(session_id, lang)
+        flags = (
+            stored
+            if stored is not None
+            else [f for s in scores for f in s.flags if f.severity in ALERT]
+        )
         changes = self._changes(row, history, labels, lang)
         signed = None
         if row["signed_at"]:
@@ -1409,17 +1485,25 @@ class Views:
         timeline = []
         order: list[tuple[str, str]] = []
         note_day = {sid: str(day) for sid, day in self._note_days(notes).items() if day}
+        open_flags: list[Flag] = []
+        unstored: set[str] = set()  # sessions from before flags were stored
         for s in sessions:
             rows = scores_by_session.get(s["id"], [])
             when = s["completed_at"] or s["started_at"]
-            flags = [
-                f
-                for r in rows
-                for f in self.flags(
-                    json.loads(r["result"]), r["instrument_id"], s["id"], when, lang
-                )
-                if f.severity in ALERT
-            ]
+            stored = self.stored_flags(s["id"], lang, standing_only=True)
+            if stored is None:
+                unstored.add(s["id"])
+                flags = [
+                    f
+                    for r in rows
+                    for f in self.flags(
+                        json.loads(r["result"]), r["instrument_id"], s["id"], when, lang
+                    )
+                    if f.severity in ALERT
+                ]
+            else:
+                flags = [f for f in stored if f.severity in ALERT]
+                open_flags += [f for f in flags if f.state == "open"]
             note = notes.get(s["id"])
             if s["flow_id"] == CONTACT_NOTE_FLOW and note is None:
                 continue  # a note still being written is not part of the record yet
@@ -1455,12 +1539,14 @@ class Views:
         # note's contact day), not the day they were typed.
         timeline = [e for _, e in sorted(zip(order, timeline, strict=True), key=lambda x: x[0])]
         latest_flags = []
+        latest_flags = open_flags
         for one in series:
             rows = [
                 r
                 for r in score_rows
                 if r["session_id"] == one.latest.session_id
                 and r["instrument_id"] == one.instrument_id
+                and r["session_id"] in unstored
             ]
             for r in rows:
                 when = r["completed_at"] or r["started_at"]

@@ -980,6 +980,7 @@ def reminiscence(
         "client_response": "1",
         "worker_reflection": reflection,
         "next_steps": next_steps,
+        "safeguarding": "否",
     }
     if next_date:
         answers["next_session_date"] = next_date

@@ -67,6 +67,7 @@ def record_answers(number, day, stage, worked, ratings):
         "/skip",
         "Next week: the feelings diary.",
         "/skip",
+        "/skip",
         "no",
         "/submit",
     ]

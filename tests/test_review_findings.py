@@ -232,3 +232,33 @@ def test_every_day_offers_no_window_longer_than_a_day(world, service):
     assert texts(outs)[-1] == "That button no longer works."
     outs = worker.tap("24 h")
     assert texts(outs)[-1].startswith("Scheduled (no. ")
+
+
+# -- 7. an organisation's template that would run for ever affects that record only -------------
+
+
+def test_a_template_over_its_budget_makes_that_record_unavailable_not_the_bot(
+    world, tmp_path, monkeypatch
+):
+    from templates import telegram_hooks
+
+    org = tmp_path / "org"
+    org.mkdir()
+    (org / "session.html.j2").write_text(
+        "{% set xs = [0] * 10000 %}{% for a in xs %}{% for b in xs %}{% for c in xs %}"
+        "{% endfor %}{% endfor %}{% endfor %}"
+    )
+    monkeypatch.setenv("CASEFLOW_TEMPLATES", str(org))
+    render, _ = telegram_hooks(world.store)
+    service = TelegramService(
+        world.store,
+        Interviews(world.store, FlowRegistry()),
+        "caseflow_test_bot",
+        render_record=render,
+        clock=lambda: CLOCK,
+    )
+    worker = phone(world, service, "worker")
+    assert texts(worker.say(f"/record {world.number}")) == [
+        "Records can't be rendered in this installation."
+    ]
+    assert texts(worker.say("/cases"))[0].startswith("Your cases:")

@@ -38,6 +38,7 @@ def test_migrations_are_recorded_and_applying_again_changes_nothing(tmp_path):
         "m002_signoff_invites_updates",
         "m004_schedules",
         "m005_update_failures",
+        "m007_flags_followups",
         "m009_case_file",
     ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -187,6 +188,7 @@ def test_a_migration_that_fails_half_way_leaves_no_half_schema(tmp_path, monkeyp
         "m002_signoff_invites_updates",
         "m004_schedules",
         "m005_update_failures",
+        "m007_flags_followups",
         "m009_case_file",
     ]
     assert calls["n"] > 0

@@ -191,7 +191,7 @@ async def test_a_flagged_answer_reaches_the_case_worker_at_once(tmp_path):
             worker.send_text(answer)
         await reply(worker, "Thoughts that you would be better off dead")
         worker.send_text("1")
-        alert = await reply(worker, "⚠️ Case S-1: Item 9")
+        alert = await reply(worker, "⚠️ URGENT · Case S-1")
         assert "ask about suicide risk today" in alert.content
 
 

@@ -301,7 +301,7 @@ def test_a_flagged_answer_is_sent_to_the_case_worker_at_once(service, worker, st
     for _ in range(8):
         worker.say("0")
     worker.say("2")  # PHQ-9 item 9
-    assert [m.text for m in service.outbox_sent][-1].startswith("⚠️ Case S-1: Item 9")
+    assert [m.text for m in service.outbox_sent][-1].startswith("⚠️ URGENT · Case S-1 · flag #1")
     assert "flag.alert" in [r["action"] for r in store.audit_rows()]
 
 
