@@ -104,7 +104,7 @@ def bench_memory(count: int, folder: Path) -> tuple[float, float]:
             engine.start(session)
             for text in SCRIPT[:4]:
                 engine.handle(session, Reply(text=text))
-            interviews._open[session.id] = (session, case.id, person)
+            interviews._open[session.id] = (session, case.id, person, None)
     gc.collect()
     after = rss_mib()
     store.close()

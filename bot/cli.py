@@ -316,13 +316,19 @@ def cmd_workers_set(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """`make run`: the Telegram bot when a token is set, else the check-in in the terminal."""
-    if os.environ.get("TELEGRAM_BOT_TOKEN"):
-        return cmd_bot(argparse.Namespace(db=args.db, base_url=None, config=None, webhook=None))
-    chat = argparse.Namespace(
-        flow=DEFAULT_FLOW, case=DEFAULT_CASE, db=args.db, lang=args.lang, as_user=None, phase=None
-    )
-    return cmd_chat(chat)
+    """`make run`: the desk, with the Telegram bot in the same process when a token is set."""
+    from desk.server import cmd_run as run_desk_and_bot
+
+    return run_desk_and_bot(args)
+
+
+def cmd_desk(args: argparse.Namespace) -> int:
+    """`caseflow desk` (serve it) and `caseflow desk link WORKER` (a sign-in link)."""
+    from desk import server
+
+    if getattr(args, "desk_command", None) == "link":
+        return server.cmd_desk_link(args)
+    return server.cmd_desk(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,10 +358,45 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--json", action="store_true", help="print JSON")
     cmp.set_defaults(func=cmd_compare)
 
-    run = sub.add_parser("run", help="the main job: Telegram bot if TELEGRAM_BOT_TOKEN is set")
+    listen_help = "HOST:PORT the desk listens on (default 127.0.0.1:8080; TLS: a proxy in front)"
+    url_help = "the desk's address as people reach it, for links (default: $CASEFLOW_DESK_URL)"
+    run = sub.add_parser(
+        "run",
+        help="the main job: the desk, and the Telegram bot too if TELEGRAM_BOT_TOKEN is set",
+        description="Serve the desk (and with TELEGRAM_BOT_TOKEN, the bot in the same process) "
+        "and print a one-time sign-in link for the worker linked to this OS account. On a "
+        "database without workers, this account is registered as the first worker.",
+    )
     run.add_argument("--db", default=default_db(), help=db_help)
-    run.add_argument("--lang", choices=["en", "zh"], default=None)
+    run.add_argument("--listen", default=None, help=listen_help)
+    run.add_argument("--url", default=None, help=url_help)
     run.set_defaults(func=cmd_run)
+
+    desk = sub.add_parser(
+        "desk",
+        help="the desk in the browser, or (desk link WORKER) a sign-in link",
+        description="Serve the desk for workers and supervisors. Sign-in is by one-time "
+        "links: /desk in Telegram, or `caseflow desk link WORKER`.",
+    )
+    desk.add_argument("--db", default=default_db(), help=db_help)
+    desk.add_argument("--listen", default="127.0.0.1:8080", help=listen_help)
+    desk.add_argument("--url", default=None, help=url_help)
+    desk.add_argument(
+        "--templates", metavar="DIR", default=None, help="organisation record templates"
+    )
+    desk.set_defaults(func=cmd_desk)
+    desk_sub = desk.add_subparsers(dest="desk_command", metavar="{link}")
+    desk_link = desk_sub.add_parser(
+        "link",
+        help="print a one-time sign-in link (15 minutes) for a worker",
+        description="An administrator's step: a one-time link that signs WORKER in to the "
+        "desk, valid for 15 minutes. WORKER is a Telegram user id or a linked OS login.",
+    )
+    desk_link.add_argument("worker", help="Telegram user id or OS login of the worker")
+    desk_link.add_argument("--db", default=default_db(), help=db_help)
+    desk_link.add_argument("--listen", default="127.0.0.1:8080", help=listen_help)
+    desk_link.add_argument("--url", default=None, help=url_help)
+    desk_link.set_defaults(func=cmd_desk)
 
     tg = sub.add_parser("bot", help="run the Telegram bot (token from TELEGRAM_BOT_TOKEN)")
     tg.add_argument("--db", default=default_db(), help=db_help)
@@ -415,13 +456,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="*", help="flow files (default: the bundled flows)")
     validate.set_defaults(func=cmd_flows_validate)
 
-    from bot import cli_case, cli_flags, cli_records, cli_scales, cli_schedules
+    from bot import cli_case, cli_flags, cli_records, cli_scales, cli_schedules, cli_weblinks
 
     cli_case.register(sub)
     cli_scales.register(sub)
     cli_schedules.register(sub)
     cli_records.register(sub)
     cli_flags.register(sub)
+    cli_weblinks.register(sub)
     return parser
 
 

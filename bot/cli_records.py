@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 
 from bot.cli_identity import NOT_ALLOWED, caller
 from casework import policy
 from casework.cases import cases_where
 from casework.errors import NotAllowed
 from casework.identity import Actor
-from flows import answers as answer_types
-from flows.registry import FlowRegistry
+from casework.records import InvalidAnswer, amend_answer
 from storage.files import write_private
 from storage.records import RecordError, Records
 from storage.store import Case, NotFound, Store
@@ -29,10 +27,6 @@ from storage.store import Case, NotFound, Store
 __all__ = ["InvalidAnswer", "amend_answer", "register"]
 
 TZ_VAR = "CASEFLOW_TZ"
-
-
-class InvalidAnswer(RecordError):
-    """The new answer is not one the question takes (the message says why)."""
 
 
 def _say(message: str) -> None:
@@ -178,49 +172,6 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- amend
-
-
-def amend_answer(
-    store: Store,
-    session_id: str,
-    question_id: str,
-    text: str,
-    reason: str | None,
-    person_id: int,
-    registry: FlowRegistry | None = None,
-) -> int:
-    """Change one answer of a completed session from what a worker typed; returns the new
-    revision. The text is read as the question reads an answer (its options, range, date
-    rules), shown as the respondent would have seen it, and an instrument stage it belongs to
-    is rescored in the same transaction."""
-    records = Records(store)
-    row = records.session(session_id)
-    registry = registry or FlowRegistry()
-    flow_id, version = row["flow_id"], row["flow_version"]
-    engine = registry.engine(flow_id, version, lambda: store.flow_source(flow_id, version))
-    question = engine.compiled.by_id.get(question_id)
-    if question is None or not question.answerable:
-        raise NotFound(f"{flow_id} v{version} has no question {question_id!r}")
-    lang = str(row["lang"])
-    session = store.load_session(session_id)
-    item = engine.item(session, question)
-    parsed = answer_types.parse(item, text, lang, datetime.now(UTC).date())
-    if isinstance(parsed, answer_types.Rejected):
-        choices = answer_types.options(item, lang)
-        keys = answer_types.keys(item)
-        listed = "; ".join(f"{k} = {label}" for k, (_, label) in zip(keys, choices, strict=False))
-        raise InvalidAnswer(f"{parsed.message} ({listed})" if listed else parsed.message)
-    value = parsed.value
-    display = answer_types.display(item, value, lang)
-    recorded = session.answers.get(question_id)
-    if recorded is not None and recorded.status != "withdrawn":
-        # Score and read the case-file facts from the answers as they will be.
-        recorded.value, recorded.status = value, "answered"
-    scores = engine.rescore(session, question_id)
-    outcome = engine.outcome(session) if row["status"] == "completed" else None
-    return records.amend(
-        session_id, question_id, value, display, reason, person_id, score=scores, outcome=outcome
-    )
 
 
 def cmd_amend(args: argparse.Namespace) -> int:

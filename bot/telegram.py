@@ -30,12 +30,11 @@ import tomllib
 import traceback
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import (
@@ -70,9 +69,9 @@ from flows.engine import Voice
 from flows.registry import FlowRegistry
 from storage.schedules import Schedules
 from storage.store import Store
+from storage.thread import DatabaseThread
 
 log = logging.getLogger("caseflow.telegram")
-T = TypeVar("T")
 MAX_WEBHOOK_BODY = 1 << 20
 # Telegram's file ids are well under 200 characters; a voice answer is at most an hour.
 MAX_FILE_ID = 256
@@ -101,6 +100,7 @@ class Settings:
     update_tries: int = 5  # failed tries after which an update is set aside
     retry_delay: float = 0.5  # polling: first pause before fetching a failed update again
     housekeeping_interval: int = 600  # seconds between prunings of handled update ids
+    desk_url: str | None = None  # where /desk links point (the desk's public address)
 
     @classmethod
     def load(cls, path: str | None = None, **overrides: Any) -> Settings:
@@ -111,6 +111,8 @@ class Settings:
                 raw = tomllib.load(handle)
             data.update(raw.get("caseflow", {}))
             data.update(raw.get("telegram", {}))
+            if "url" in raw.get("desk", {}):
+                data["desk_url"] = raw["desk"]["url"]
         env = {
             "token": os.environ.get("TELEGRAM_BOT_TOKEN"),
             "db": os.environ.get("CASEFLOW_DB"),
@@ -118,6 +120,7 @@ class Settings:
             "base_file_url": os.environ.get("CASEFLOW_TELEGRAM_BASE_FILE_URL"),
             "message_rate": os.environ.get("CASEFLOW_TELEGRAM_RATE"),
             "http": os.environ.get("CASEFLOW_TELEGRAM_HTTP"),
+            "desk_url": os.environ.get("CASEFLOW_DESK_URL"),
         }
         data.update({k: v for k, v in env.items() if v})
         data.update({k: v for k, v in overrides.items() if v is not None})
@@ -136,20 +139,6 @@ class Settings:
 
     def __repr__(self) -> str:  # the token must never be printed
         return f"Settings(db={self.db!r}, base_url={self.base_url!r}, token=<hidden>)"
-
-
-class DatabaseThread:
-    """Runs functions on the one thread that owns the database connection."""
-
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caseflow-db")
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(fn, *args))
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
 
 
 def incoming(update: Update) -> Incoming | None:
@@ -295,10 +284,14 @@ class TelegramChannel:
         settings: Settings,
         store_factory: Callable[[], Store] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        db: DatabaseThread | None = None,
     ) -> None:
+        """``db``: a database thread shared with another channel of this process (the
+        desk, in ``caseflow run``); its owner closes it."""
         self.settings = settings
         self.clock = clock
-        self.db = DatabaseThread()
+        self._own_db = db is None
+        self.db = db or DatabaseThread()
         self._store_factory = store_factory or (lambda: Store.open(settings.db))
         self.service: TelegramService | None = None
         self.application = self._build_application()
@@ -522,6 +515,7 @@ class TelegramChannel:
             chart_scores=chart,
             scheduler=scheduler,
             clock=self.clock,
+            desk_url=self.settings.desk_url,
         )
 
     async def poll(self) -> None:
@@ -677,9 +671,10 @@ class TelegramChannel:
             await self.application.stop()
         with contextlib.suppress(Exception):
             await self.application.shutdown()
-        if self.service is not None:
-            await self.db.run(self.service.store.close)
-        self.db.close()
+        if self._own_db:
+            if self.service is not None:
+                await self.db.run(self.service.store.close)
+            self.db.close()
 
 
 def _lang_of(language_code: str | None) -> str:

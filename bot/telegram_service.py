@@ -28,12 +28,12 @@ from bot.telegram_flags import CALLBACKS as FLAG_CALLBACKS
 from bot.telegram_flags import COMMANDS as FLAG_COMMANDS
 from bot.telegram_flags import FlagsChannel, outbox_keyboard
 from casework import cases as case_actions
-from casework import identity, policy
+from casework import identity, policy, signin
 from casework import records as record_actions
 from casework import schedules as schedule_actions
 from casework.errors import CaseworkError, Invalid, NotAllowed, NotFound
 from casework.interviews import CaseIsClosed, InterviewError, Interviews
-from flows.answers import options
+from flows.answers import QUICK_DATES, options
 from flows.compile import REVIEW
 from flows.engine import Engine, Prompt, Reply, Session, Turn, Voice
 from flows.messages import COMMAND_HELP
@@ -48,6 +48,9 @@ CHANNEL = "telegram"
 INTERVIEW_COMMANDS = ("back", "skip", "pause", "resume", "cancel", "review", "submit", "edit")
 CASE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,19}$")
 CHECKIN_FLOWS = ("child_checkin", "elder_checkin")
+# Channels whose sessions a person carries on here: one started or last answered in the
+# browser (a member's web link) is theirs to continue on Telegram too.
+CARRIED_ON = ("web",)
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "I don't know /{command}. Send /help to see what I can do.",
         "zh": "没有 /{command} 这个命令。发送 /help 看看可以做什么。",
     },
+    "carried_on": {
+        "en": "You carried on in the browser, so that message was not taken as an answer. "
+        "This is where you are now:",
+        "zh": "您在网页上接着填过了，所以刚才这条没有算作回答。现在到这一题：",
+    },
     "button_dead": {
         "en": "That button no longer works.",
         "zh": "这个按钮已经不能用了。",
@@ -266,13 +274,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "/schedule CASE FLOW schedule check-ins\n/compliance CASE who answered them\n"
         "/flags [CASE] [all] answers that call for action\n/followups [CASE] tasks to do\n"
         "/digest [HH:MM|off] daily digest\n/quiet [HH:MM-HH:MM|none] quiet hours\n"
-        "/language change language",
+        "/desk a sign-in link to the desk in your browser\n/language change language",
         "zh": "/newcase [编号] [表单] 新建个案\n/cases 我的个案\n/invite 个案 邀请照顾者\n"
         "/interview 个案 表单 开始填写\n/note 个案 记录非正式接触\n"
         "/record 记录编号 获取填写记录\n/scores 个案 查看量表得分\n"
         "/schedule 个案 表单 安排定期小调查\n/compliance 个案 查看填写情况\n"
         "/flags [个案] [all] 需要处理的警示\n/followups [个案] 跟进事项\n"
-        "/digest [时间|off] 每日摘要\n/quiet [时段|none] 免打扰时段\n/language 更换语言",
+        "/digest [时间|off] 每日摘要\n/quiet [时段|none] 免打扰时段\n"
+        "/desk 获取电脑端工作台的登录链接\n/language 更换语言",
+    },
+    "desk_link": {
+        "en": "Your sign-in link to the desk (it works once, for 15 minutes; do not forward "
+        "it):\n{url}",
+        "zh": "您的工作台登录链接（只能用一次，15 分钟内有效，请勿转发）：\n{url}",
+    },
+    "desk_not_set_up": {
+        "en": "The desk's address is not set up yet. Ask your administrator to set "
+        "CASEFLOW_DESK_URL, or for a link from `caseflow desk link`.",
+        "zh": "工作台的网址还没有设置。请联系管理员设置 CASEFLOW_DESK_URL，"
+        "或请管理员用 caseflow desk link 生成登录链接。",
     },
     "help_caregiver": {
         "en": "/checkin answer this week's questions\n/note leave a note for the social worker\n"
@@ -280,10 +300,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "/checkin 回答本周的问题\n/note 给社工留言\n/language 更换语言",
     },
     "help_interview": {
-        "en": "During questions: /back previous · /skip skip · /pause stop for now · "
-        "/resume carry on · /cancel stop · /review check answers",
-        "zh": "答题时：/back 上一题 · /skip 跳过 · /pause 暂停 · /resume 继续 · "
-        "/cancel 这次先不填 · /review 核对回答",
+        "en": "During questions you can send these words on their own (or the commands): "
+        "back (/back) previous question · skip (/skip) · pause (/pause) stop for now · "
+        "resume (/resume) carry on · cancel (/cancel) stop · review (/review) check answers · "
+        "help: how to answer this question. To answer with one of these words, write a few more.",
+        "zh": "答题时，可以直接发这些词（或对应的命令）：返回（/back）回到上一题 · 跳过（/skip） · "
+        "暂停（/pause） · 继续（/resume） · 取消（/cancel）这次先不填 · "
+        "核对（/review）看看填过的回答 · 帮助：说说这道题怎么答。"
+        "如果回答正好是其中一个词，请多写几个字。",
     },
     "usage_schedule": {
         "en": "Use: /schedule CASE FLOW, for example /schedule C-0001 child_checkin",
@@ -347,8 +371,6 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "keep": {"en": "✓ Keep: {value}", "zh": "✓ 保持：{value}"},
     "same": {"en": "↩ Same as last time: {value}", "zh": "↩ 和上次一样：{value}"},
-    "today": {"en": "Today", "zh": "今天"},
-    "yesterday": {"en": "Yesterday", "zh": "昨天"},
     "done": {"en": "Done ✔", "zh": "选好了 ✔"},
     "back": {"en": "⬅ Back", "zh": "⬅ 上一题"},
     "skip": {"en": "Skip ➡", "zh": "跳过 ➡"},
@@ -383,6 +405,7 @@ class TelegramService:
         chart_scores: Charter | None = None,
         scheduler: CheckinScheduler | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        desk_url: str | None = None,
     ) -> None:
         self.store = store
         self.interviews = interviews
@@ -391,6 +414,7 @@ class TelegramService:
         self.chart_scores = chart_scores
         self.scheduler = scheduler
         self.clock = clock
+        self.desk_url = desk_url.rstrip("/") if desk_url else None
         self._queued = False
         self._in_flight: set[int] = set()  # outbox rows handed to the sender, not yet marked
         self.flags = FlagsChannel(self)
@@ -507,6 +531,8 @@ class TelegramService:
             return self._checkin(inc, person, pid, lang, None)
         if name == "note":
             return self._note(inc, person, pid, lang, arg)
+        if name == "desk":
+            return self._cmd_desk(inc, person, pid, lang)
         if name in FLAG_COMMANDS:
             if name in ("digest", "quiet") and not self._is_worker(person):
                 # A worker's own times; what flags and follow-ups a person sees is decided
@@ -625,6 +651,17 @@ class TelegramService:
             if not self.store.case_exists(code):
                 return code
             number += 1
+
+    def _cmd_desk(self, inc: Incoming, person: dict[str, Any], pid: int, lang: str) -> list[Out]:
+        """A one-time sign-in link to the desk, for a worker or supervisor."""
+        if not self._is_worker(person):
+            self.store.audit_refusal(pid, "command.desk", "person", pid)
+            return [Send(inc.chat_id, text("not_allowed", lang))]
+        if self.desk_url is None:
+            return [Send(inc.chat_id, text("desk_not_set_up", lang))]
+        token = signin.issue_link(self.store, pid, self.clock(), created_by=pid, via="telegram")
+        url = f"{self.desk_url}/signin/{token}"
+        return [Send(inc.chat_id, text("desk_link", lang, url=url))]
 
     def _cmd_cases(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
         rows = case_actions.cases_where(self.store, pid, "case.view")
@@ -968,17 +1005,43 @@ class TelegramService:
     ) -> list[Out]:
         row = self.store.current_session(pid, CHANNEL)
         if row is None and name == "resume":
-            row = self.store.latest_paused(pid, CHANNEL)
+            row = self.store.latest_paused(pid, (CHANNEL, *CARRIED_ON))
         if row is None:
-            return [self._nothing_open(inc.chat_id, pid, lang)]
+            elsewhere = self.store.current_session(pid, CARRIED_ON)
+            if elsewhere is None:
+                return [self._nothing_open(inc.chat_id, pid, lang)]
+            if name not in ("pause", "cancel"):
+                # /back, /skip, /edit... mean the question this chat showed, which has passed.
+                return self._take_over(inc, pid, lang, str(elsewhere["id"]))
+            row = elsewhere
         command = f"/{name} {arg}".strip()
         return self._reply(inc, pid, str(row["id"]), Reply(text=command), None)
 
     def _answer(self, inc: Incoming, pid: int, lang: str, reply: Reply) -> list[Out]:
         row = self.store.current_session(pid, CHANNEL)
         if row is None:
+            elsewhere = self.store.current_session(pid, CARRIED_ON)
+            if elsewhere is not None:
+                return self._take_over(inc, pid, lang, str(elsewhere["id"]))
             return [self._nothing_open(inc.chat_id, pid, lang)]
         return self._reply(inc, pid, str(row["id"]), reply, None)
+
+    def _take_over(self, inc: Incoming, pid: int, lang: str, session_id: str) -> list[Out]:
+        """A session carried on in the browser since this chat last showed it: the message
+        was written for a question that has passed, so it answers nothing; show where the
+        session is now, and take it back to this chat."""
+        try:
+            session, _case_id = self.interviews.session(session_id, pid)
+        except InterviewError:
+            return [self._nothing_open(inc.chat_id, pid, lang)]
+        engine = self.interviews.engine_for(session)
+        prompt = engine.prompt(session)
+        self.store.set_last_channel(session_id, CHANNEL)
+        outs: list[Out] = [Send(inc.chat_id, text("carried_on", lang))]
+        if prompt is not None:
+            number = self.store.session_number(session_id)
+            outs.append(self._prompt_message(inc.chat_id, number, prompt, engine, session))
+        return outs
 
     def _nothing_open(self, chat: int, pid: int, lang: str) -> Send:
         person = self.store.person(pid)
@@ -989,7 +1052,7 @@ class TelegramService:
         self, inc: Incoming, pid: int, session_id: str, reply: Reply, tapped: int | None
     ) -> list[Out]:
         try:
-            turn = self.interviews.reply(session_id, pid, reply)
+            turn = self.interviews.reply(session_id, pid, reply, CHANNEL)
         except InterviewError:
             return [Send(inc.chat_id, text("button_dead", self._lang(None, inc)))]
         session, case_id = self.interviews.session(session_id, pid)
@@ -1079,7 +1142,7 @@ class TelegramService:
         prompt = engine.prompt(session)
         if prompt is None or inc.message_id is None or not 0 <= option < len(prompt.options):
             return []
-        checked = set(inc.checked) ^ {option}
+        checked = prompt.toggled(set(inc.checked), option)
         number = self.store.session_number(session.id)
         keyboard = _keyboard(number, prompt, engine, session.lang, checked)
         message = _question_text(prompt, session.lang)
@@ -1187,7 +1250,7 @@ def _button_reply(
         values = [value for value, _ in options(engine.item(session, question), "en")]
         chosen = [values[i] for i in sorted(checked) if 0 <= i < len(values)]
         return Reply(choice=chosen, token=token) if chosen else Reply(text="", token=token)
-    if kind == "t" and arg in ("today", "yesterday"):
+    if kind == "t" and arg in QUICK_DATES:
         return Reply(choice=arg, token=token)
     if kind == "k":
         return Reply(text="", token=token)
@@ -1274,13 +1337,8 @@ def _keyboard(
             (Button(_truncate(label, 60), data("o", i)),)
             for i, (_v, label) in enumerate(prompt.options)
         ]
-    elif prompt.type == "date":
-        rows.append(
-            (
-                Button(text("today", lang), data("t", "today")),
-                Button(text("yesterday", lang), data("t", "yesterday")),
-            )
-        )
+    elif prompt.quick_dates:
+        rows.append(tuple(Button(label, data("t", day)) for day, label in prompt.quick_dates))
     nav = []
     if "back" in prompt.commands:
         nav.append(Button(text("back", lang), data("b")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,10 +11,12 @@ from typing import Any
 from casework import policy
 from casework.errors import Invalid, NotAllowed, NotFound
 from casework.identity import Actor
+from storage.desk import DeskStore
 from storage.store import Case, Store
 from storage.store import NotFound as StoreNotFound
 
 INVITE_DAYS = 7
+CASE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,19}$")
 INVITE_ROLES = ("caregiver", "client")
 
 
@@ -54,7 +57,14 @@ def cases_where(store: Store, actor: Actor | int, action: str) -> list[Case]:
     ]
 
 
-def open_case(store: Store, actor: Actor, code: str, facts: dict[str, Any] | None = None) -> Case:
+def open_case(
+    store: Store,
+    actor: Actor,
+    code: str,
+    facts: dict[str, Any] | None = None,
+    *,
+    title: str | None = None,
+) -> Case:
     """A new case with the actor as its worker. Only registered workers open cases."""
     if not policy.may_open_cases(actor):
         store.audit_refusal(actor.person_id, "case.create", "case", code[:20])
@@ -62,8 +72,18 @@ def open_case(store: Store, actor: Actor, code: str, facts: dict[str, Any] | Non
     try:
         store.case_by_code(code)
     except StoreNotFound:
-        return store.create_case(code, actor.person_id, facts=facts)
+        return store.create_case(code, actor.person_id, title=title or None, facts=facts)
     raise Invalid(f"there is already a case {code}")
+
+
+def next_code(store: Store) -> str:
+    """The first free code of the form C-0001 from the number of cases on."""
+    number = DeskStore(store).case_count() + 1
+    while True:
+        code = f"C-{number:04d}"
+        if not store.case_exists(code):
+            return code
+        number += 1
 
 
 @dataclass(frozen=True)
@@ -124,6 +144,7 @@ def join(
 
 
 __all__ = [
+    "CASE_CODE",
     "Invite",
     "Joined",
     "case_by_id",
@@ -131,5 +152,6 @@ __all__ = [
     "cases_where",
     "invite",
     "join",
+    "next_code",
     "open_case",
 ]

@@ -13,7 +13,7 @@ import pwd
 from dataclasses import dataclass
 from typing import Any
 
-from casework.errors import NotLinked
+from casework.errors import Invalid, NotLinked
 from storage.store import NotFound as StoreNotFound
 from storage.store import Store
 
@@ -60,6 +60,18 @@ def by_telegram(store: Store, telegram_user_id: int) -> Actor | None:
     return None if row is None else actor_from_row(row, "telegram")
 
 
+LANGUAGES = ("en", "zh")
+
+
+def set_language(store: Store, actor: Actor, lang: str) -> Actor:
+    """The person's language for every channel (records, the desk, the bot's messages)."""
+    if lang not in LANGUAGES:
+        raise Invalid(f"language {lang[:10]!r}: use one of {', '.join(LANGUAGES)}")
+    store.set_language(actor.person_id, lang)
+    store.audit(actor.person_id, "person.language", "person", actor.person_id, lang=lang)
+    return Actor(actor.person_id, actor.name, actor.role, lang, actor.channel, actor.os_user)
+
+
 def os_login() -> str:
     """The login name of the account this process runs as, from its uid."""
     uid = os.getuid()
@@ -85,11 +97,13 @@ def terminal_actor(store: Store) -> Actor:
 
 
 __all__ = [
+    "LANGUAGES",
     "WORKER_ROLES",
     "Actor",
     "actor_from_row",
     "by_id",
     "by_telegram",
     "os_login",
+    "set_language",
     "terminal_actor",
 ]

@@ -94,10 +94,16 @@ class Interviews:
         self.store = store
         self.registry = registry
         self.clock = clock  # None: the engine's own clock
-        self._open: dict[str, tuple[Session, int, int]] = {}  # id → session, case, respondent
+        # id → session, case, respondent, and the session's updated_at when it was cached:
+        # another channel or process may carry the session on, and then the copy is stale.
+        self._open: dict[str, tuple[Session, int, int, str | None]] = {}
 
     def now(self) -> datetime | None:
         return self.clock() if self.clock is not None else None
+
+    def _keep(self, session: Session, case_id: int, person_id: int) -> None:
+        stamp = self.store.session_stamp(session.id)
+        self._open[session.id] = (session, case_id, person_id, stamp)
 
     def engine_for(self, session: Session) -> Engine:
         return self.registry.engine(
@@ -129,17 +135,20 @@ class Interviews:
             raise CaseIsClosed(case.code)
         existing = self.store.open_session_id(case.id, flow.id, person_id)
         if existing:
-            session = self.store.load_session(existing, case.facts)
+            # Whichever channel it started on: a session resumes wherever its person is.
+            session = self.store.load_session(existing, case.flow_facts)
             engine = self.engine_for(session)
             turn = engine.resume(session, self.now())
-            self.store.apply(session, turn, person_id, case.id)
-            self._open[session.id] = (session, case.id, person_id)
+            with self.store.atomic():
+                self.store.apply(session, turn, person_id, case.id)
+                self.store.set_last_channel(session.id, channel)
+            self._keep(session, case.id, person_id)
             warnings = self.warnings(engine, case, person_id, session.lang)
             return Opened(session, turn, engine, resumed=True, warnings=warnings)
         engine = loaded.engine
         self.store.remember_flow(flow.id, flow.version, loaded.source)
         previous = self.store.previous_answers(case.id, flow.id, person_id)
-        session = engine.new_session(str(uuid.uuid4()), lang, case.facts, previous)
+        session = engine.new_session(str(uuid.uuid4()), lang, case.flow_facts, previous)
         turn = engine.start(session, self.now())
         with self.store.atomic():
             self.store.create_session(
@@ -150,7 +159,7 @@ class Interviews:
                 phase=phase or flow.phase,
             )
             self.store.apply(session, turn, person_id, case.id)
-        self._open[session.id] = (session, case.id, person_id)
+        self._keep(session, case.id, person_id)
         warnings = self.warnings(engine, case, person_id, session.lang)
         return Opened(session, turn, engine, resumed=False, warnings=warnings)
 
@@ -158,7 +167,7 @@ class Interviews:
         """What the person should hear before going on: a self-report scale made for other
         ages than the client's (an adult screener on a child's case). A caregiver answering
         a self-report scale answers about themselves, so their case is not checked."""
-        age = case.facts.get("age")
+        age = case.flow_facts.get("age")
         if not isinstance(age, int) or "caregiver" in self.store.case_relations(case.id, person_id):
             return []
         out = []
@@ -171,23 +180,30 @@ class Interviews:
         return out
 
     def session(self, session_id: str, person_id: int) -> tuple[Session, int]:
+        """The person's session as it is now on disk (a copy in memory is used while no
+        one else has changed the session since)."""
         cached = self._open.get(session_id)
+        if cached is not None and self.store.session_stamp(session_id) != cached[3]:
+            cached = None  # carried on by another channel or process since
         if cached is None:
             try:
                 info = self.store.session_info(session_id)
             except NotFound as exc:
                 raise InterviewError(session_id) from exc
             session = self.store.load_session(session_id)
-            cached = (session, info.case_id, info.respondent_id)
-            self._open[session_id] = cached
-        session, case_id, respondent_id = cached
+            cached = (session, info.case_id, info.respondent_id, None)
+            self._keep(session, info.case_id, info.respondent_id)
+        session, case_id, respondent_id, _ = cached
         if respondent_id != person_id:
             self.store.audit_refusal(person_id, "session.answer", "session", session_id, case_id)
             raise NotYourSession(session_id)
         return session, case_id
 
-    def reply(self, session_id: str, person_id: int, reply: Reply) -> Turn:
-        """Apply one reply and commit its effect; returns what to show next."""
+    def reply(
+        self, session_id: str, person_id: int, reply: Reply, channel: str | None = None
+    ) -> Turn:
+        """Apply one reply and commit its effect; returns what to show next. ``channel``
+        (when given) is remembered as the one that shows the session's next question."""
         session, case_id = self.session(session_id, person_id)
         engine = self.engine_for(session)
         turn = engine.handle(session, reply, self.now())
@@ -196,6 +212,8 @@ class Interviews:
                 self.store.apply(session, turn, person_id, case_id)
                 if turn.flags_raised or turn.flags_withdrawn:
                     turn.notices += self._flags_raised(session, case_id, engine, turn)
+                if channel is not None:
+                    self.store.set_last_channel(session_id, channel)
         except Exception:
             # The engine already moved the in-memory session; drop it so the next reply
             # starts again from what is on disk.
@@ -203,7 +221,20 @@ class Interviews:
             raise
         if turn.status in ("completed", "cancelled"):
             self._open.pop(session_id, None)
+        else:
+            self._keep(session, case_id, person_id)
         return turn
+
+    def set_language(self, session_id: str, person_id: int, lang: str) -> bool:
+        """Ask the person's session in ``lang`` from now on; False when its flow does not
+        speak that language (nothing changes)."""
+        session, _case_id = self.session(session_id, person_id)
+        if lang not in self.engine_for(session).flow.languages:
+            return False
+        if session.lang != lang:
+            self.store.set_session_language(session_id, lang)
+            session.lang = lang
+        return True
 
     def _flags_raised(
         self, session: Session, case_id: int, engine: Engine, turn: Turn

@@ -99,6 +99,13 @@ def allowed(store: Store, actor: Actor | int, action: str, case_id: int) -> bool
     return rule(store.case_relations(case_id, _person(actor)))
 
 
+def permits(relations: Relations, action: str) -> bool:
+    """``allowed`` for relations already read (a caseload reads them for all cases at once
+    with ``DeskStore.relations_by_case``). Unknown actions: never."""
+    rule = RULES.get(action)
+    return rule is not None and rule(relations)
+
+
 def require(
     store: Store,
     actor: Actor | int,
@@ -140,6 +147,7 @@ __all__ = [
     "is_supervisor_of_case_worker",
     "is_worker_on_case",
     "may_open_cases",
+    "permits",
     "refuse_stranger",
     "require",
 ]

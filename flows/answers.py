@@ -1,7 +1,8 @@
 """Turning what a respondent typed or tapped into a stored value, one item type at a time.
 
 ``parse`` never raises on user input: it returns either ``Accepted(value)`` or
-``Rejected(message)`` with a message in the respondent's language.
+``Rejected(message)`` with a message in the respondent's language. Text is read the way
+people write it (``flows.spoken``): "两天", "３", "没有", "嗯", "下周一", "12月5号".
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from flows.messages import say
+from flows import spoken
+from flows.messages import LANGUAGES, say
 from flows.model import (
     ChoiceItem,
     DateItem,
@@ -36,11 +38,10 @@ FACES: dict[int, tuple[str, ...]] = {
     5: ("😢", "🙁", "😐", "🙂", "😄"),
 }
 
-_YES = {"y", "yes", "true", "是", "是的", "对", "有", "好", "1", "✓", "👍"}
-_NO = {"n", "no", "false", "否", "不", "不是", "没有", "无", "2", "✗", "👎"}
-_TODAY = {"today", "今天", "今日"}
-_YESTERDAY = {"yesterday", "昨天", "昨日"}
-_SPLIT = re.compile(r"[,，、;；\s]+")
+# Between the choices of a multi answer: "1,3", "1 3", "儿女、邻居", "儿女和邻居", "1 and 3".
+_SPLIT = re.compile(r"[,，、;；/+&\s]+|和|跟|还有|以及|\band\b")
+QUICK_DATES = ("yesterday", "today", "tomorrow")
+"""The days a channel may offer as one tap under a date question (``Prompt.quick_dates``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +73,59 @@ def numeric_values(options: list[Option]) -> bool:
 def _match_option(options: list[Option], text: str) -> Option | None:
     """An option by its key (its number in the list, or its value when values are
     numbers: a PHQ-9 answer "1" means "Several days", never the first option), its
-    stored value or any of its labels."""
+    stored value or any of its labels. A key may be written "３", "三" or "第三个"."""
     wanted = text.strip().casefold()
     by_position = not numeric_values(options)
-    if by_position and wanted.isdecimal() and 1 <= int(wanted) <= len(options):
-        return options[int(wanted) - 1]
+    number = int(wanted) if wanted.isdecimal() else spoken.read_integer(wanted)
+    if by_position and number is not None and 1 <= number <= len(options):
+        return options[number - 1]
     for option in options:
         if str(option.value).casefold() == wanted:
             return option
+        if not by_position and number is not None and option.value == number:
+            return option
+    typed = spoken.normalise(wanted)
     for option in options:
-        if any(label.strip().casefold() == wanted for label in option.label.values()):
+        if any(spoken.normalise(label) == typed for label in option.label.values()):
             return option
     return None
+
+
+def names_an_option(item: AnyItem, text: str) -> bool:
+    """Whether ``text`` is an option's label or value as written (not its number): such a
+    reply is an answer even when it reads like a command word."""
+    typed = spoken.normalise(text)
+    if isinstance(item, ChoiceItem | MultiItem):
+        return any(
+            spoken.normalise(str(o.value)) == typed
+            or any(spoken.normalise(label) == typed for label in o.label.values())
+            for o in item.options
+        )
+    if isinstance(item, YesNoItem) and item.labels is not None:
+        texts = [*item.labels.yes.values(), *item.labels.no.values()]
+        return any(spoken.same_words(text, label) for label in texts)
+    return False
+
+
+def _labels_in(options: list[Option], text: str) -> tuple[list[Option], str]:
+    """The options whose label appears in ``text`` (longest labels first), and what is left.
+
+    Labels are found before the text is split, so that a label with a separator in it
+    ("买菜、逛街", "Kept it inside, went quiet") is still one choice."""
+    rest = spoken.normalise(text)
+    found: list[Option] = []
+    pairs = [(o, spoken.normalise(label)) for o in options for label in o.label.values()]
+    for option, label in sorted(pairs, key=lambda pair: -len(pair[1])):
+        if not label:
+            continue
+        edge = r"(?<![a-z0-9])" if label[0].isascii() else ""
+        tail = r"(?![a-z0-9])" if label[-1].isascii() else ""
+        pattern = re.compile(edge + re.escape(label) + tail)
+        if pattern.search(rest):
+            rest = pattern.sub(" ", rest)
+            if option not in found:
+                found.append(option)
+    return found, rest
 
 
 def scale_options(item: ScaleItem, lang: str) -> list[tuple[str, str]]:
@@ -103,6 +145,10 @@ def scale_options(item: ScaleItem, lang: str) -> list[tuple[str, str]]:
 
 def _parse_scale(item: ScaleItem, text: str, lang: str) -> Parsed:
     cleaned = text.strip()
+    reading = spoken.read_number(cleaned, ("分",))
+    number = reading.value
+    if number is not None and float(number).is_integer() and item.min <= number <= item.max:
+        return Accepted(int(number))  # "4", "４", "四", "4分"
     for value, label in scale_options(item, lang):
         if cleaned == value or (cleaned and cleaned.casefold() == label.casefold()):
             return Accepted(int(value))
@@ -116,12 +162,15 @@ def _parse_scale(item: ScaleItem, text: str, lang: str) -> Parsed:
 
 
 def _parse_number(item: NumberItem, text: str, lang: str) -> Parsed:
-    cleaned = text.strip().replace("，", ".").replace(",", ".")
-    try:
-        number = float(cleaned)
-    except ValueError:
-        return Rejected(say("not_a_number", lang))
-    if not math.isfinite(number):
+    units = list(item.unit.values()) if item.unit else []
+    reading = spoken.read_number(text, units)
+    if reading.problem == "wrong_unit" and item.unit:
+        unit = item.unit.get(lang) or next(iter(item.unit.values()))
+        return Rejected(say("wrong_unit", lang, unit=unit))
+    if reading.problem == "one_number":
+        return Rejected(say("one_number", lang))
+    number = reading.value
+    if number is None or not math.isfinite(number):
         return Rejected(say("not_a_number", lang))
     if item.integer and not number.is_integer():
         return Rejected(_custom(item, lang) or say("not_whole", lang))
@@ -146,24 +195,14 @@ def _resolve_day(text: str | None, today: date) -> date | None:
 
 
 def _parse_date(item: DateItem, text: str, lang: str, today: date) -> Parsed:
-    cleaned = text.strip().casefold()
-    day: date | None = None
-    if cleaned in _TODAY:
-        day = today
-    elif cleaned in _YESTERDAY:
-        day = today - timedelta(days=1)
-    else:
-        match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", cleaned)
-        if match:
-            try:
-                day = date(int(match[1]), int(match[2]), int(match[3]))
-            except ValueError:
-                day = None
+    day = spoken.read_date(text, today, "future" if item.looks_ahead else "past")
     if day is None:
-        return Rejected(say("bad_date", lang))
+        return Rejected(say("bad_deadline" if item.looks_ahead else "bad_date", lang))
     rules = item.validation
-    if rules.not_future and day > today:
+    if item.not_future and day > today:
         return Rejected(_custom(item, lang) or say("future_date", lang))
+    if item.deadline and rules.min is None and day < today:
+        return Rejected(_custom(item, lang) or say("past_date", lang))
     low, high = _resolve_day(rules.min, today), _resolve_day(rules.max, today)
     if low and day < low:
         return Rejected(_custom(item, lang) or say("date_before", lang, min=low.isoformat()))
@@ -173,21 +212,22 @@ def _parse_date(item: DateItem, text: str, lang: str, today: date) -> Parsed:
 
 
 def _parse_multi(item: MultiItem, text: str, lang: str) -> Parsed:
-    chosen: list[str | int] = []
-    for part in (p for p in _SPLIT.split(text.strip()) if p):
+    whole = _match_option(item.options, text)
+    found, rest = ([whole], "") if whole else _labels_in(item.options, text)
+    for part in (p for p in _SPLIT.split(rest) if p and p.strip()):
         option = _match_option(item.options, part)
         if option is None:
-            # A label with spaces ("Not at all") is matched whole before giving up.
-            option = _match_option(item.options, text)
-            if option is None:
-                return Rejected(say("choose_many", lang))
-            chosen = [option.value]
-            break
-        if option.value not in chosen:
-            chosen.append(option.value)
+            return Rejected(say("choose_many", lang))
+        if option not in found:
+            found.append(option)
+    chosen = [o.value for o in found]
     rules = item.validation
     if not chosen:
         return Rejected(say("choose_many", lang))
+    alone = next((o for o in found if o.exclusive), None)
+    if alone is not None and len(found) > 1:
+        label = alone.label.get(lang) or next(iter(alone.label.values()))
+        return Rejected(say("exclusive", lang, option=label))
     if rules.min is not None and len(chosen) < rules.min:
         return Rejected(_custom(item, lang) or say("too_few", lang, min=rules.min))
     if rules.max is not None and len(chosen) > rules.max:
@@ -224,13 +264,66 @@ def parse(item: AnyItem, text: str, lang: str, today: date) -> Parsed:
     if isinstance(item, DateItem):
         return _parse_date(item, text, lang, today)
     if isinstance(item, YesNoItem):
-        word = text.strip().casefold()
-        if word in _YES or word == say("yes", lang).casefold():
-            return Accepted(True)
-        if word in _NO or word == say("no", lang).casefold():
-            return Accepted(False)
-        return Rejected(say("yes_or_no", lang))
+        return _parse_yes_no(item, text, lang)
     return Accepted(None)  # a note takes any input as "continue"
+
+
+def _parse_yes_no(item: YesNoItem, text: str, lang: str) -> Parsed:
+    """The item's own labels first ("出过门" / "没出门"), then yes and no as people say them."""
+    if item.labels is not None:
+        for value, texts in ((True, item.labels.yes), (False, item.labels.no)):
+            if any(spoken.same_words(text, label) for label in texts.values()):
+                return Accepted(value)
+    answer = spoken.read_yes_no(text)
+    if answer is None:
+        for value, key in ((True, "yes"), (False, "no")):
+            if any(spoken.same_words(text, say(key, other)) for other in LANGUAGES):
+                answer = value
+    if answer is not None:
+        return Accepted(answer)
+    if item.labels is not None:
+        yes, no = (_text(item.labels.yes, lang), _text(item.labels.no, lang))
+        return Rejected(say("yes_or_no_labels", lang, yes=yes, no=no))
+    return Rejected(say("yes_or_no", lang))
+
+
+def _text(texts: dict[str, str], lang: str) -> str:
+    return texts.get(lang) or next(iter(texts.values()))
+
+
+def yes_no_label(item: YesNoItem, value: bool, lang: str) -> str:
+    """How a yes or a no reads: the item's own label when it has one, else Yes/No."""
+    if item.labels is not None:
+        return _text(item.labels.yes if value else item.labels.no, lang)
+    return say("yes" if value else "no", lang)
+
+
+def quick_dates(item: AnyItem, lang: str) -> list[tuple[str, str]]:
+    """The days offered as one tap under a date question, as (what to send, label): never
+    Yesterday for a deadline or a date from today on, never Tomorrow when future dates are
+    refused."""
+    if not isinstance(item, DateItem):
+        return []
+    days: tuple[str, ...]
+    if item.deadline:
+        days = ("today", "tomorrow")
+    elif item.not_future:
+        days = ("today", "yesterday")
+    else:
+        days = QUICK_DATES
+    rules = item.validation
+    if rules.min == "today":
+        days = tuple(d for d in days if d != "yesterday")
+    if rules.max == "today":
+        days = tuple(d for d in days if d != "tomorrow")
+    return [(day, say(day, lang)) for day in days]
+
+
+def exclusive(item: AnyItem) -> list[int]:
+    """The positions of a multi item's options that stand alone ("Nobody")."""
+    if not isinstance(item, MultiItem):
+        return []
+    return [i for i, option in enumerate(item.options) if option.exclusive]
 
 
 def options(item: AnyItem, lang: str) -> list[tuple[str, str]]:
@@ -242,7 +335,7 @@ def options(item: AnyItem, lang: str) -> list[tuple[str, str]]:
     if isinstance(item, ScaleItem):
         return scale_options(item, lang)
     if isinstance(item, YesNoItem):
-        return [("yes", say("yes", lang)), ("no", say("no", lang))]
+        return [("yes", yes_no_label(item, True, lang)), ("no", yes_no_label(item, False, lang))]
     return []
 
 
@@ -267,7 +360,7 @@ def display(item: AnyItem, value: Any, lang: str) -> str:
     if isinstance(value, dict) and "voice" in value:
         return "🎤 " + say("voice_note", lang, seconds=value.get("duration", "?"))
     if isinstance(item, YesNoItem):
-        return say("yes" if value else "no", lang)
+        return yes_no_label(item, bool(value), lang)
     if isinstance(item, ChoiceItem | MultiItem):
         labels = {str(v): label for v, label in options(item, lang)}
         values = value if isinstance(value, list) else [value]

@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from transitions import MachineError
 
 from flows import answers as answer_types
+from flows import spoken
 from flows.compile import (
     CANCELLED,
     COMPLETED,
@@ -33,9 +34,19 @@ from flows.compile import (
     Question,
     allowed,
 )
-from flows.expressions import Scope
-from flows.messages import COMMAND_HELP, say
-from flows.model import ChoiceItem, MultiItem, NoteItem, Severity, TextItem
+from flows.expressions import Condition, Scope, references
+from flows.messages import COMMAND_HELP, COMMAND_WORD_SHOWN, say
+from flows.model import (
+    ChoiceItem,
+    DateItem,
+    MultiItem,
+    NoteItem,
+    NumberItem,
+    ScaleItem,
+    Severity,
+    TextItem,
+    YesNoItem,
+)
 from flows.outcome import (
     Outcome,
     goal_options,
@@ -45,6 +56,7 @@ from flows.outcome import (
     score_stage_id,
     session_outcome,
 )
+from flows.recurrence import local_date
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +116,20 @@ class Reply:
     token: str | None = None
     voice: Voice | None = None
     media: str | None = None  # a sticker, photo, location...: something that is no answer
+    today: date | None = None  # the respondent's own date, when the channel knows it
 
     def command(self) -> tuple[str, str] | None:
+        """A ``/command`` and its argument."""
         if self.text is None or not self.text.startswith("/"):
             return None
         word, _, arg = self.text[1:].strip().partition(" ")
         return word.split("@", 1)[0].casefold(), arg.strip()
+
+    def command_word(self) -> tuple[str, str] | None:
+        """A command sent as a whole message in words: "返回", "跳过", "不填了", "skip"."""
+        if self.text is None or self.choice is not None:
+            return None
+        return spoken.command_word(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +155,7 @@ class Prompt:
     keys: tuple[str, ...] = ()  # what to type for each option, in the same order
     required: bool = False
     position: int = 0
-    total: int = 0
+    total: int = 0  # position + the questions that may still follow: it never grows
     stage_id: str | None = None
     stage_title: str | None = None
     stage_intro: str | None = None
@@ -143,6 +163,17 @@ class Prompt:
     current: str | None = None
     commands: tuple[str, ...] = ()
     review: tuple[ReviewLine, ...] = ()
+    quick_dates: tuple[tuple[str, str], ...] = ()  # (what to send, label): ("today", "今天")
+    exclusive: tuple[int, ...] = ()  # options (by position) that stand alone: "Nobody"
+
+    def toggled(self, checked: set[int], option: int) -> set[int]:
+        """The options ticked after tapping ``option`` of a multi question: an exclusive
+        option clears the others, and another option clears the exclusive ones."""
+        if option in checked:
+            return checked - {option}
+        if option in self.exclusive:
+            return {option}
+        return (checked - set(self.exclusive)) | {option}
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +290,18 @@ class Engine:
         self.flow = compiled.flow
         self.questions = compiled.questions
         self._events = compiled.machine.events
+        # The answers each question's conditions read, to tell which later questions may
+        # still be asked (progress) before those answers are given.
+        self._depends: dict[str, frozenset[str]] = {
+            q.id: frozenset(
+                ref
+                for c in q.conditions
+                for ref in (
+                    references(c.source, template=False) if isinstance(c, Condition) else {c.parent}
+                )
+            )
+            for q in self.questions
+        }
         self._scored = [(score, score_items(score)) for score in self.flow.scores]
 
     def item(self, s: Session, q: Question) -> answer_types.AnyItem:
@@ -326,29 +369,49 @@ class Engine:
         if s.state == NEW:
             return self.start(s, now)
         command = reply.command()
+        word = None if command else reply.command_word()
+        if word and s.state in self.compiled.by_id:
+            item = self.compiled.by_id[s.state].item
+            if answer_types.names_an_option(item, reply.text or ""):
+                word = None  # an option that reads like a command ("Skip it") is an answer
         if s.state == PAUSED:
-            if command and command[0] == "cancel":
+            if (command or word or ("", ""))[0] == "cancel":
                 return self._cancel(s, now)
             return self.resume(s, now)
         if reply.token is not None and reply.token != s.state:
             return self._again(s, say("stale", s.lang))
         if command:
             return self._command(s, command[0], command[1], now)
+        if word:
+            return self._command(s, word[0], word[1], now, typed=(reply.text or "").strip())
         if s.state == REVIEW:
             return self._again(s, say("review_hint", s.lang))
         return self._answer(s, self.compiled.by_id[s.state], reply, now)
 
     # -- moves --------------------------------------------------------------------------
 
-    def _command(self, s: Session, name: str, arg: str, now: datetime) -> Turn:
+    def _command(
+        self, s: Session, name: str, arg: str, now: datetime, typed: str | None = None
+    ) -> Turn:
+        """A command, sent as ``/name`` or (``typed``) as a word such as "跳过"."""
         lang = s.lang
+        if name == "help":
+            return self._help(s)
         if name not in USER_COMMANDS:
             shown = " ".join(f"/{c}" for c in self._commands(s, self._walk(s)))
             return self._again(s, say("unknown_command", lang, command=name[:30], commands=shown))
+        if name == "resume" and typed is not None:
+            if s.state == REVIEW:
+                return self._again(s, say("review_hint", lang))
+            return self._continue(s, now)
         if name not in allowed(self.compiled, s.state) and name != "resume":
             if name == "back" and s.state != REVIEW:
                 return self._again(s, say("at_start", lang))
-            return self._again(s, say("not_now", lang, command=name))
+            if typed is None:
+                return self._again(s, say("not_now", lang, command=name))
+            if name == "skip" and s.state != REVIEW:
+                return self._again(s, say("cannot_skip", lang))
+            return self._again(s, say("not_now_word", lang, word=typed[:30]))
         applicable = self._walk(s)
         if name == "back":
             index = len(self.questions) if s.state == REVIEW else self.compiled.by_id[s.state].index
@@ -392,6 +455,36 @@ class Engine:
             return self._again(s, say("not_now", lang, command=name))
         return self._cancel(s, now)
 
+    def _continue(self, s: Session, now: datetime) -> Turn:
+        """Go on from a question on "继续" / "continue", keeping the answer it has (or last
+        time's) as Enter does; never a silent skip."""
+        q = self.compiled.by_id[s.state]
+        kept = s.value(q.id) is not None or (
+            q.item.carry_forward and s.previous.get(q.id) is not None
+        )
+        if isinstance(q.item, NoteItem) or kept:
+            return self._answer(s, q, Reply(text=""), now)
+        return self._again(s, say("required", s.lang))
+
+    def _help(self, s: Session) -> Turn:
+        """How to answer the current question, and the command words that work here."""
+        lang = s.lang
+        applicable = self._walk(s)
+        lines = []
+        if s.state in self.compiled.by_id:
+            lines.append(answer_help(self.compiled.by_id[s.state].item, lang))
+        else:
+            lines.append(say("review_hint", lang))
+        names = [c for c in self._commands(s, applicable) if c in COMMAND_WORD_SHOWN]
+        words = [COMMAND_WORD_SHOWN[c].get(lang) or COMMAND_WORD_SHOWN[c]["en"] for c in names]
+        words.append(COMMAND_WORD_SHOWN["help"].get(lang) or "help")
+        separator = "、" if lang.startswith("zh") else ", "
+        quoted = separator.join(f"“{w}”" if lang.startswith("zh") else w for w in words)
+        lines.append(say("help_words", lang, words=quoted))
+        turn = self._turn(s, applicable)
+        turn.notices.append("\n".join(line for line in lines if line))
+        return turn
+
     def _cancel(self, s: Session, now: datetime) -> Turn:
         self._move(s, "cancel", None, now)
         s.resume_state = None
@@ -416,8 +509,12 @@ class Engine:
             if isinstance(text, list):
                 text = ",".join(text)
             if text.strip():
-                parsed = answer_types.parse(item, text, lang, now.date())
+                today = reply.today or local_date(now)
+                parsed = answer_types.parse(item, text, lang, today)
                 if isinstance(parsed, answer_types.Rejected):
+                    if spoken.is_dont_know(text):  # "不知道" is no answer, and no silent skip
+                        key = "dont_know_required" if item.required else "dont_know_optional"
+                        return self._again(s, say(key, lang))
                     return self._again(s, parsed.message)
                 value = parsed.value
             elif s.value(q.id) is not None:
@@ -781,8 +878,7 @@ class Engine:
         q = self.compiled.by_id[s.state]
         values = {p.id: s.value(p.id) for p in applicable if s.value(p.id) is not None}
         context = self.context(s, values)
-        counted = [p for p in applicable if p.counted]
-        position = sum(1 for p in counted if p.index <= q.index) or 1
+        position, total = self._progress(s, q, applicable)
         first_of_stage = next((p for p in applicable if p.stage is q.stage), None) is q
         item = self.item(s, q)
         last = s.previous.get(q.id) if item.carry_forward else None
@@ -800,7 +896,7 @@ class Engine:
             keys=tuple(answer_types.keys(item)),
             required=item.required,
             position=position,
-            total=len(counted),
+            total=total,
             stage_id=q.stage.id,
             stage_title=self.flow.text(q.stage.title, lang),
             stage_intro=intro_render(context) if intro_render else None,
@@ -811,15 +907,80 @@ class Engine:
             if current is not None
             else None,
             commands=commands,
+            quick_dates=tuple(answer_types.quick_dates(item, lang)),
+            exclusive=tuple(answer_types.exclusive(item)),
         )
+
+    def _progress(self, s: Session, q: Question, applicable: list[Question]) -> tuple[int, int]:
+        """``(position, total)`` for question ``q``, shown as "3/12".
+
+        The position counts the questions asked up to this one (not notes, not probes), so
+        it goes up by one per question answered. The total adds the questions after this
+        one that may still be asked: those whose conditions hold, or cannot be known yet
+        because they read answers still to come. Answers only ever settle such questions
+        one way or the other, so going forward the total never grows, and "N/N" is shown
+        only on a question after which nothing more can be asked."""
+        position = sum(1 for p in applicable if p.counted and p.index <= q.index)
+        live = {p.id for p in applicable}
+        values: dict[str, Any] = {}
+        scope = Scope(self.context(s, values))
+        unknown = {q.id}
+        later = 0
+        for p in self.questions:
+            if p.index < q.index:
+                if p.id in live and s.value(p.id) is not None:
+                    values[p.id] = s.value(p.id)
+                continue
+            if p.index == q.index:
+                continue
+            if self._depends[p.id] & unknown:
+                unknown.add(p.id)  # may or may not be asked
+            elif all(condition.test(scope) for condition in p.conditions):
+                if s.resolved(p.id):
+                    if s.value(p.id) is not None:
+                        values[p.id] = s.value(p.id)
+                else:
+                    unknown.add(p.id)
+            else:
+                continue  # will not be asked: its answer stays empty
+            later += p.counted
+        position = position or 1
+        return position, position + later
 
     def _recap(self, s: Session, applicable: list[Question]) -> str:
         if s.state == REVIEW:
             return say("recap_review", s.lang)
         q = self.compiled.by_id[s.state]
-        counted = [p for p in applicable if p.counted]
-        position = sum(1 for p in counted if p.index <= q.index) or 1
-        return say("recap", s.lang, position=position, total=len(counted), label=self._label(q, s))
+        position, total = self._progress(s, q, applicable)
+        return say("recap", s.lang, position=position, total=total, label=self._label(q, s))
+
+
+def answer_help(item: Any, lang: str) -> str:
+    """What forms an answer to ``item`` can take, in ``lang``: the first line of help."""
+    if isinstance(item, TextItem):
+        return say("help_text", lang)
+    if isinstance(item, MultiItem):
+        text = say("help_multi", lang)
+        for i in answer_types.exclusive(item):
+            label = item.options[i].label
+            option = label.get(lang) or next(iter(label.values()))
+            text += " " + say("help_exclusive", lang, option=option)
+        return text
+    if isinstance(item, ChoiceItem):
+        return say("help_choice", lang)
+    if isinstance(item, ScaleItem):
+        return say("help_scale", lang, min=item.min, max=item.max)
+    if isinstance(item, NumberItem):
+        return say("help_number", lang)
+    if isinstance(item, DateItem):
+        return say("help_date_future" if item.looks_ahead else "help_date_past", lang)
+    if isinstance(item, YesNoItem):
+        if item.labels is not None:
+            yes = answer_types.yes_no_label(item, True, lang)
+            no = answer_types.yes_no_label(item, False, lang)
+            return say("help_yesno_labels", lang, yes=yes, no=no)
+        return say("help_yesno", lang)
+    return ""
 
 
 def command_help(lang: str, commands: tuple[str, ...]) -> list[tuple[str, str]]:

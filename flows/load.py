@@ -45,6 +45,10 @@ class _Located:
                 key = self.build(key_node, (*loc, "<key>"))
                 if isinstance(key, list | dict):
                     key = str(key)
+                elif isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+                    # A key is a name: `yes:` in `labels: {yes: ..., no: ...}` is the word
+                    # yes, not the boolean YAML 1.1 would make of it.
+                    key = key_node.value
                 self.lines[(*loc, key)] = key_node.start_mark.line + 1
                 out[key] = self.build(value_node, (*loc, key))
             return out
@@ -215,6 +219,7 @@ def _semantic_problems(
         values = [o.get("value") for o in item.get("options") or [] if isinstance(o, dict)]
         for value in {v for v in values if values.count(v) > 1}:
             add(Code.DUPLICATE_OPTION, (*loc, "options"), value=value)
+        _check_answer_words(item, loc, add)
         _check_flags(item, loc, add, flag_seen, located, data)
     _check_followups(data, add, types)
     _check_expressions(data, add, order)
@@ -379,6 +384,35 @@ def _bands_fit(
     if method != "sum":
         low, high = low / len(ranges), high / len(ranges)
     return bounds[0][0] >= low and bounds[-1][1] <= high
+
+
+def _check_answer_words(item: dict[str, Any], loc: Loc, add: Any) -> None:
+    """Exclusive options, yes/no labels and deadlines: what a respondent could not answer."""
+    options = [o for o in item.get("options") or [] if isinstance(o, dict)]
+    for o, option in enumerate(item.get("options") or []):
+        if not isinstance(option, dict) or option.get("exclusive") is not True:
+            continue
+        where = (*loc, "options", o, "exclusive")
+        rules = item.get("validation")
+        least = rules.get("min") if isinstance(rules, dict) else None
+        if item.get("type") != "multi":
+            add(Code.EXCLUSIVE_NOT_MULTI, where, type=item.get("type"))
+        elif isinstance(least, int) and least > 1:
+            add(Code.EXCLUSIVE_MIN, where, value=option.get("value"), min=least)
+    if len(options) and all(o.get("exclusive") is True for o in options):
+        add(Code.ALL_EXCLUSIVE, (*loc, "options"))
+    labels = item.get("labels")
+    if item.get("type") == "yesno" and isinstance(labels, dict):
+        yes, no = labels.get("yes"), labels.get("no")
+        if isinstance(yes, dict) and isinstance(no, dict):
+            for lang, text in yes.items():
+                other = no.get(lang)
+                same = isinstance(text, str) and isinstance(other, str)
+                if same and str(text).strip().casefold() == str(other).strip().casefold():
+                    add(Code.SAME_YESNO_LABELS, (*loc, "labels", "no", lang), text=text)
+    rules = item.get("validation")
+    if item.get("deadline") is True and isinstance(rules, dict) and rules.get("not_future"):
+        add(Code.DEADLINE_NOT_FUTURE, (*loc, "validation", "not_future"))
 
 
 def _flag_places(item: dict[str, Any], loc: Loc) -> Iterator[tuple[Loc, dict[str, Any], Any]]:

@@ -83,10 +83,14 @@ def flag_id(own: str | None, item_id: str, index: int, option: object = None) ->
 
 
 class Option(_Model):
-    """One answer option: the value stored, and what the respondent sees."""
+    """One answer option: the value stored, and what the respondent sees.
+
+    In a ``multi`` item an ``exclusive`` option ("Nobody", "谁也没有") stands alone: choosing
+    it clears the others, and choosing another clears it."""
 
     value: str | int
     label: LocalText
+    exclusive: bool = False
     flags: list[FlagRule] = []
 
 
@@ -110,7 +114,9 @@ class CountRules(_Model):
 
 
 class DateRules(_Model):
-    not_future: bool = True
+    not_future: bool | None = Field(
+        default=None, description="refuse dates after today; default true, false for a deadline"
+    )
     min: str | None = Field(default=None, description="ISO date, or 'today'")
     max: str | None = None
     message: LocalText | None = None
@@ -196,13 +202,36 @@ class NumberItem(_Item):
 
 
 class DateItem(_Item):
+    """A day. A ``deadline`` is a day to come ("by when?"): "周三" means the coming Wednesday,
+    days before today are refused, and the quick choices are Today and Tomorrow."""
+
     type: Literal["date"]
+    deadline: bool = False
     validation: DateRules = DateRules()
+
+    @property
+    def not_future(self) -> bool:
+        """Whether days after today are refused (the default, except for a deadline)."""
+        rules = self.validation.not_future
+        return (not self.deadline) if rules is None else rules
+
+    @property
+    def looks_ahead(self) -> bool:
+        """Whether "周三" or "12月5日" without a year means the next one rather than the last."""
+        return not self.not_future
+
+
+class YesNoLabels(_Model):
+    """The words of a yes/no question's two answers ("出过门" / "没出门") instead of Yes/No."""
+
+    yes: LocalText
+    no: LocalText
 
 
 class YesNoItem(_Item):
     type: Literal["yesno"]
     trend: bool = False
+    labels: YesNoLabels | None = None
 
 
 class NoteItem(_Item):

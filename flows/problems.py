@@ -109,6 +109,26 @@ class Code(Enum):
         "a flow with purpose '{purpose}' needs '{field}'",
         "add '{field}:' naming the items it is read from",
     )
+    EXCLUSIVE_NOT_MULTI = (
+        "'exclusive' only applies to the options of a multi item, and this is a {type} item",
+        "remove 'exclusive', or make the item 'type: multi'",
+    )
+    EXCLUSIVE_MIN = (
+        "the option '{value}' is exclusive, so it can never be chosen when at least {min} are",
+        "lower 'validation: min' to 1, or remove 'exclusive'",
+    )
+    ALL_EXCLUSIVE = (
+        "every option is exclusive, so only one can ever be chosen",
+        "make the item 'type: choice', or keep 'exclusive' for options like 'Nobody'",
+    )
+    SAME_YESNO_LABELS = (
+        "the yes and no labels are the same ('{text}'), so the answers cannot be told apart",
+        "give 'labels: {{yes: ..., no: ...}}' two different texts in every language",
+    )
+    DEADLINE_NOT_FUTURE = (
+        "a deadline cannot refuse future dates (not_future: true)",
+        "remove 'not_future': a deadline allows dates from today on",
+    )
     BAD_SEVERITY = (
         "'{value}' is not a flag severity",
         "use info (daily digest), attention (at once, not in quiet hours) or urgent (at once)",

@@ -55,6 +55,7 @@ __all__ = [
     "default_tz",
     "describe",
     "format_duration",
+    "local_date",
     "local_to_utc",
     "next_due",
     "occurrences",
@@ -85,6 +86,17 @@ def default_tz(environ: Mapping[str, str] | None = None) -> str:
     """The time zone a new schedule gets when none is given: ``$CASEFLOW_TZ`` or Shanghai."""
     value = (environ if environ is not None else os.environ).get(TZ_VAR, "").strip()
     return value or DEFAULT_TZ
+
+
+def local_date(now: datetime, tz: str | None = None) -> date:
+    """The day it is at the instant ``now`` in ``tz`` (default :func:`default_tz`): at 07:00
+    in Beijing it is already tomorrow, though UTC still says today. A zone name that is not
+    known falls back to the default one rather than to UTC."""
+    try:
+        zone = ZoneInfo(tz or default_tz())
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(DEFAULT_TZ)
+    return now.astimezone(zone).date()
 
 
 def parse_duration(text: str) -> timedelta:

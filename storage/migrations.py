@@ -331,6 +331,40 @@ def m007_flags_followups(db: Database) -> None:
 
 
 @migrations()
+def m008_desk(db: Database) -> None:
+    statements = [
+        # One-time sign-in links to the desk. Only a hash of the token is kept, so a copy of
+        # the database cannot sign anyone in; a token works once, within its 15 minutes.
+        """CREATE TABLE desk_signin_tokens (
+            token_hash TEXT PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            created_by INTEGER REFERENCES people(id),
+            created_via TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        )""",
+        # Signed-in browsers. The cookie carries a signed random id; its hash is the key, so
+        # signing out (or an administrator) ends a session whatever the browser still holds.
+        """CREATE TABLE desk_sessions (
+            id_hash TEXT PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            ended_at TEXT,
+            end_reason TEXT
+        )""",
+        "CREATE INDEX desk_sessions_by_person ON desk_sessions(person_id)",
+        # A supervisor's (or worker's) comment given with a sign-off.
+        "ALTER TABLE sessions ADD COLUMN sign_comment TEXT",
+        # The caseload reads the latest contact of every case at once.
+        "CREATE INDEX sessions_by_case_update ON sessions(case_id, updated_at)",
+    ]
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
 def m009_case_file(db: Database) -> None:
     _run(
         db,
@@ -405,8 +439,6 @@ def m009_case_file(db: Database) -> None:
         ALTER TABLE sessions ADD COLUMN stage TEXT;
         -- What completing the session's flow means for the case: consent, closing, follow_up.
         ALTER TABLE sessions ADD COLUMN purpose TEXT;
-        -- The supervisor's comment (督导意见) given with the sign-off.
-        ALTER TABLE sessions ADD COLUMN signoff_comment TEXT;
         -- Closing and reopening a case, with the reason, the closing report and the
         -- schedules that closing paused.
         CREATE TABLE case_events (
@@ -422,3 +454,32 @@ def m009_case_file(db: Database) -> None:
         CREATE INDEX case_events_by_case ON case_events(case_id, id);
         """,
     )
+
+
+@migrations()
+def m010_web_links(db: Database) -> None:
+    statements = [
+        # A member's personal link to their check-ins in a browser. Only the SHA-256 of the
+        # token is kept (the token is 256 random bits, so a fast hash is enough): a copy of
+        # the database opens nothing, and the link is shown once, when it is made. At most
+        # one live link per member and case; revoking or replacing keeps the row.
+        """CREATE TABLE web_links (
+            id INTEGER PRIMARY KEY,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            created_by INTEGER REFERENCES people(id),
+            created_at TEXT NOT NULL,
+            revoked_by INTEGER REFERENCES people(id),
+            revoked_at TEXT,
+            replaced_by INTEGER REFERENCES web_links(id)
+        )""",
+        "CREATE UNIQUE INDEX web_links_live ON web_links(case_id, person_id)"
+        " WHERE revoked_at IS NULL",
+        # The channel that last showed a session's question, when it is not the one the
+        # session started on (NULL). A session started on Telegram and carried on in the
+        # browser is then not answered by a plain Telegram message meant for an older one.
+        "ALTER TABLE sessions ADD COLUMN last_channel TEXT",
+    ]
+    for statement in statements:
+        db.execute(statement)

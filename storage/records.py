@@ -230,9 +230,8 @@ class Records:
             )
 
     def sign(self, session_id: str, worker_id: int, comment: str | None = None) -> str:
-        """Sign off (lock) a completed session record, with the supervisor's comment
-        (督导意见) if given; returns when it was signed."""
-        comment = (comment or "").strip() or None
+        """Sign off (lock) a completed session record, with the signer's comment if any;
+        returns when it was signed."""
         with self.store.atomic():
             session = self.session(session_id)
             self._may_change(session, worker_id)
@@ -242,9 +241,9 @@ class Records:
                 )
             now = _store._now()
             cursor = self.store.db.execute(
-                "UPDATE sessions SET signed_at = ?, signed_by = ?, signoff_comment = ?"
+                "UPDATE sessions SET signed_at = ?, signed_by = ?, sign_comment = ?"
                 " WHERE id = ? AND signed_at IS NULL",
-                (now, worker_id, comment, session_id),
+                (now, worker_id, (comment or "").strip() or None, session_id),
             )
             if cursor.rowcount != 1:  # someone else signed it between our read and write
                 raise AlreadySigned(f"session {session_id} was signed off meanwhile")
@@ -254,7 +253,7 @@ class Records:
                 "session",
                 session_id,
                 session["case_id"],
-                **({"comment": True} if comment else {}),  # that there is one, not what
+                **({"comment": True} if (comment or "").strip() else {}),
             )
         return now
 

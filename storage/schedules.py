@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -260,6 +261,15 @@ class Schedules:
         if not removed:
             sql += " AND removed_at IS NULL"
         rows = self.store._all(sql + " ORDER BY id", (case_id, case_id))
+        return [self._schedule(r) for r in rows]
+
+    def of_cases(self, case_ids: Sequence[int]) -> list[Schedule]:
+        """The live schedules of many cases at once (a caseload), by case, oldest first."""
+        rows = self.store._all(
+            "SELECT * FROM schedules WHERE case_id IN (SELECT value FROM json_each(?))"
+            " AND removed_at IS NULL ORDER BY case_id, id",
+            (json.dumps(list(case_ids)),),
+        )
         return [self._schedule(r) for r in rows]
 
     def _change(
@@ -597,6 +607,40 @@ class Schedules:
         completed_at = _dt(row["completed_at"])
         assert completed_at is not None
         return str(row["id"]), completed_at
+
+    def open_for(self, case_id: int, person_id: int, now: datetime) -> list[Checkin]:
+        """The member's check-ins on the case that can be answered at ``now``, earliest due
+        first: fallen due, window not closed, neither completed (a completed session in the
+        window counts, recorded or not) nor missed, schedule not removed. A paused schedule
+        offers only the check-ins taken up before it was paused, as :meth:`due_work` does.
+
+        For a member who answers in a browser: nothing is sent to them, so a check-in is
+        open from its due instant (quiet hours only hold messages back), unless its plan is
+        only the close (it could never have been sent)."""
+        now = now.astimezone(UTC)
+        out: list[Checkin] = []
+        for schedule in self.all(case_id):
+            if schedule.person_id != person_id:
+                continue
+            # A close moved out of quiet hours is at most a day after due + window.
+            start = max(schedule.active_from, now - schedule.rule.window - timedelta(days=1))
+            dues = set(occurrences(schedule.rule, start, now + _TICK))
+            taken = self.store._all(
+                "SELECT DISTINCT due_at FROM schedule_events WHERE schedule_id = ?"
+                " AND kind = 'due' AND due_at >= ? AND due_at <= ?",
+                (schedule.id, _ts(start), _ts(now)),
+            )
+            taken_up = {d for d in (_dt(r["due_at"]) for r in taken) if d is not None}
+            dues = taken_up if schedule.paused_at is not None else dues | taken_up
+            for due in sorted(dues):
+                steps = _plan(schedule.rule, due)
+                if steps[0].kind != "invite" or not due <= now < steps[-1].at:
+                    continue
+                checkin = self.checkin(schedule.id, due) or Checkin(schedule, due, steps, {})
+                if checkin.settled or self._completion(checkin, now) is not None:
+                    continue
+                out.append(checkin)
+        return sorted(out, key=lambda c: (c.due_at, c.schedule.id))
 
     # -- compliance ----------------------------------------------------------------------
 

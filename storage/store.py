@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,13 +56,30 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _channels(channel: str | Sequence[str] | None) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause (and its parameters) for sessions last shown on these channels."""
+    if channel is None:
+        return "", ()
+    names = (channel,) if isinstance(channel, str) else tuple(channel)
+    marks = ", ".join("?" * len(names))
+    return f" AND COALESCE(last_channel, channel) IN ({marks})", names
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     id: int
     code: str
     title: str | None
     facts: dict[str, Any]
+    """The facts stored with the case (what it was opened with)."""
     status: str
+    context: dict[str, Any] | None = None
+    """What flows see as ``case.*``: the stored facts overlaid with the case file (profile,
+    goals, consent; storage.casefile.case_facts). None when not read: then the facts."""
+
+    @property
+    def flow_facts(self) -> dict[str, Any]:
+        return self.facts if self.context is None else self.context
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,12 +268,13 @@ class Store:
     # -- cases ----------------------------------------------------------------------------
 
     def _case(self, row: dict[str, Any]) -> Case:
-        # The facts flows see: those stored with the case, overlaid with its profile, goals
+        # What flows see: the facts stored with the case, overlaid with its profile, goals
         # and consent (storage.casefile), so a flow piping case.child_name gets the profile's.
         from storage.casefile import case_facts
 
-        facts = case_facts(self, int(row["id"]), json.loads(row["facts"]))
-        return Case(row["id"], row["code"], row["title"], facts, row["status"])
+        facts = json.loads(row["facts"])
+        context = case_facts(self, int(row["id"]), facts)
+        return Case(row["id"], row["code"], row["title"], facts, row["status"], context)
 
     def case_by_code(self, code: str) -> Case:
         row = self._one("SELECT * FROM cases WHERE code = ?", (code,))
@@ -446,7 +464,7 @@ class Store:
         if row is None:
             raise NotFound(f"no session {session_id}")
         if facts is None:
-            facts = self.case(row["case_id"]).facts
+            facts = self.case(row["case_id"]).flow_facts
         session = Session(
             id=row["id"],
             flow_id=row["flow_id"],
@@ -909,19 +927,56 @@ class Store:
         row = self._one("SELECT id FROM sessions WHERE rowid = ?", (number,))
         return str(row["id"]) if row else None
 
-    def current_session(self, person_id: int, channel: str) -> dict[str, Any] | None:
-        """The session a person's plain messages answer: their latest active one."""
+    def current_session(
+        self, person_id: int, channel: str | Sequence[str] | None
+    ) -> dict[str, Any] | None:
+        """The session a person's plain messages on ``channel`` answer: their latest active
+        one whose question that channel showed last (it started there, or was carried on
+        there since). A sequence names several channels; None, any channel."""
+        where, params = _channels(channel)  # placeholders only: the names are parameters
         return self._one(
-            "SELECT * FROM sessions WHERE respondent_id = ? AND channel = ? AND status = 'active'"
-            " ORDER BY updated_at DESC LIMIT 1",
-            (person_id, channel),
+            "SELECT * FROM sessions WHERE respondent_id = ? AND status = 'active'"  # noqa: S608
+            f"{where} ORDER BY updated_at DESC LIMIT 1",
+            (person_id, *params),
         )
 
-    def latest_paused(self, person_id: int, channel: str) -> dict[str, Any] | None:
+    def latest_paused(
+        self, person_id: int, channel: str | Sequence[str] | None
+    ) -> dict[str, Any] | None:
+        """The person's latest paused session last shown on ``channel`` (as above)."""
+        where, params = _channels(channel)  # placeholders only: the names are parameters
         return self._one(
-            "SELECT * FROM sessions WHERE respondent_id = ? AND channel = ? AND status = 'paused'"
-            " ORDER BY updated_at DESC LIMIT 1",
-            (person_id, channel),
+            "SELECT * FROM sessions WHERE respondent_id = ? AND status = 'paused'"  # noqa: S608
+            f"{where} ORDER BY updated_at DESC LIMIT 1",
+            (person_id, *params),
+        )
+
+    def set_last_channel(self, session_id: str, channel: str) -> None:
+        """Remember that ``channel`` showed the session's question last."""
+        self.db.execute(
+            "UPDATE sessions SET last_channel = CASE WHEN channel = ? THEN NULL ELSE ? END"
+            " WHERE id = ?",
+            (channel, channel, session_id),
+        )
+
+    def session_stamp(self, session_id: str) -> str | None:
+        """When the session last changed (any process, any channel); None when there is no
+        such session. A copy of a session held in memory is stale when this moved."""
+        row = self._one("SELECT updated_at FROM sessions WHERE id = ?", (session_id,))
+        return None if row is None else str(row["updated_at"])
+
+    def set_session_language(self, session_id: str, lang: str) -> None:
+        """The language the session's questions are asked in from now on."""
+        self.db.execute(
+            "UPDATE sessions SET lang = ?, updated_at = ? WHERE id = ?", (lang, _now(), session_id)
+        )
+
+    def unfinished_sessions(self, case_id: int, person_id: int) -> list[dict[str, Any]]:
+        """A respondent's active and paused sessions on a case, latest first."""
+        return self._all(
+            "SELECT * FROM sessions WHERE case_id = ? AND respondent_id = ?"
+            " AND status IN ('active', 'paused') ORDER BY updated_at DESC",
+            (case_id, person_id),
         )
 
     def check_integrity(self) -> list[str]:

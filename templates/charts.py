@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,9 @@ BAND_TONES = ("#d8efd9", "#eef3c7", "#fdf0bf", "#fddcb5", "#f7c4c0", "#efaaa6")
 """Band shades from the best band to the worst: pale enough to print the line over them."""
 
 LINE = "#1d3557"
+# rc_context changes matplotlib's global settings for its duration: two threads drawing at
+# once (the bot's database thread and the desk's page renderer) would see each other's.
+_DRAWING = threading.Lock()
 _UNREFERENCED_ID = re.compile(r'<g id="[^"]*"')
 _METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
@@ -142,7 +146,7 @@ def score_chart(
     ``salt`` makes the ids inside this SVG differ from those of another chart inlined in
     the same page."""
     style: Any = {**_STYLE, "svg.hashsalt": salt, "svg.fonttype": "none"}
-    with matplotlib.rc_context(style):
+    with _DRAWING, matplotlib.rc_context(style):
         figure = Figure(figsize=(7.2, 2.6))
         _draw(figure.add_subplot(), points, bands, low, high, label_points)
         # Fixed margins, not tight_layout (which draws the figure an extra time): the tick
@@ -161,7 +165,7 @@ def score_panels_png(
     """A PNG with one chart per scale, stacked, for a chat message. Each panel is
     (title, points, bands, low, high); a title that is not plain ASCII is left out, since
     a PNG has no fallback font for it (the message text names the scales in order)."""
-    with matplotlib.rc_context(_STYLE):
+    with _DRAWING, matplotlib.rc_context(_STYLE):
         figure = Figure(figsize=(7.2, 2.3 * max(len(panels), 1)))
         for i, (title, points, bands, low, high) in enumerate(panels):
             axes = figure.add_subplot(len(panels), 1, i + 1)

@@ -52,7 +52,7 @@ VARIABLES: dict[str, list[tuple[str, str]]] = {
         ("flow_version", "Version of the flow the session used."),
         ("phase", "baseline, pre, mid, post, follow-up or ongoing."),
         ("lang", "Language the session was held in (en, zh)."),
-        ("channel", "terminal or telegram."),
+        ("channel", "where the session started: terminal, telegram or web."),
         ("session_status", "completed, cancelled, active or paused."),
         ("respondent", "Person id of the respondent (no names are exported)."),
         ("respondent_role", "worker, supervisor, caregiver or client."),

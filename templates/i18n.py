@@ -36,6 +36,7 @@ LABELS: dict[str, dict[str, str]] = {
     "sign_off": {"en": "Sign-off", "zh": "签字确认"},
     "signed_by": {"en": "Signed off by {name}, {at}", "zh": "{name} 于 {at} 签字确认"},
     "not_signed": {"en": "Not signed off", "zh": "督导尚未审核"},
+    "sign_comment": {"en": "Comment", "zh": "审核意见"},
     "nobody": {"en": "none", "zh": "无"},
     "colon": {"en": ": ", "zh": "："},
     "list_sep": {"en": ", ", "zh": "、"},
@@ -206,6 +207,7 @@ LABELS: dict[str, dict[str, str]] = {
     # channels
     "channel_terminal": {"en": "terminal", "zh": "电脑录入"},
     "channel_telegram": {"en": "Telegram", "zh": "Telegram"},
+    "channel_web": {"en": "web page", "zh": "网页"},
     # roles
     "role_worker": {"en": "worker", "zh": "社工"},
     "role_supervisor": {"en": "supervisor", "zh": "督导"},
@@ -322,8 +324,6 @@ LABELS: dict[str, dict[str, str]] = {
         "with the notes",
         "zh": "此为评分而非标准化量表，不计算可靠改变指数；请结合记录解读变化",
     },
-    # supervision
-    "supervisor_comment": {"en": "Supervisor's comment", "zh": "督导意见"},
     # closing
     "closing": {"en": "Closing", "zh": "结案"},
     "closing_report": {"en": "Closing report", "zh": "结案报告"},

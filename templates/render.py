@@ -28,6 +28,7 @@ from typing import Any
 
 from jinja2 import (
     ChoiceLoader,
+    DictLoader,
     FileSystemLoader,
     PrefixLoader,
     StrictUndefined,
@@ -60,6 +61,7 @@ __all__ = [
     "KINDS",
     "RenderError",
     "Renderer",
+    "chart",
     "environment",
     "md",
     "template_dir",
@@ -151,6 +153,11 @@ def _blank(value: Any) -> Any:
     return "" if value is None else value
 
 
+# A page around a record: the record itself is the ``body`` block (the desk shows it inside
+# its own page, with the records' stylesheet linked rather than inlined).
+FRAGMENT_BASE = "{% block body %}{% endblock %}"
+
+
 def _md_bound(value: object, indent: object = 0) -> int:
     """The longest ``md(value, indent)`` can be: every character escaped, and the indent
     repeated on every line."""
@@ -160,7 +167,9 @@ def _md_bound(value: object, indent: object = 0) -> int:
     return 2 * len(text) + (text.count("\n") + text.count("\r") + 1) * (indent + 3)
 
 
-def environment(organisation: Path | None = None, fmt: str = "html") -> Sandbox:
+def environment(
+    organisation: Path | None = None, fmt: str = "html", *, fragment: bool = False
+) -> Sandbox:
     """The sandboxed environment for one format: an organisation's templates first, file
     by file, then the bundled ones. ``bundled/NAME`` always names the bundled file, so an
     organisation's template can extend the one it replaces.
@@ -169,6 +178,8 @@ def environment(organisation: Path | None = None, fmt: str = "html") -> Sandbox:
     running every printed value through ``md`` (the Markdown counterpart of autoescape), so
     a template cannot forget to escape an answer."""
     loaders: list[Any] = []
+    if fragment:
+        loaders.append(DictLoader({"base.html.j2": FRAGMENT_BASE}))
     if organisation is not None:
         loaders.append(FileSystemLoader(str(organisation), encoding="utf-8"))
     loaders.append(FileSystemLoader(str(BUNDLED), encoding="utf-8"))
@@ -190,6 +201,13 @@ def environment(organisation: Path | None = None, fmt: str = "html") -> Sandbox:
 
 
 # --------------------------------------------------------------------------- charts
+
+
+def chart(
+    points: Sequence[Point], bands: Sequence[Band], low: float, high: float, tz: tzinfo, salt: str
+) -> Markup:
+    """The SVG chart of a scale's administrations with its bands, dates in ``tz``."""
+    return _chart(points, bands, low, high, tz, salt)
 
 
 def _chart(
@@ -234,9 +252,12 @@ class Renderer:
         tz: tzinfo = UTC,
         charts: bool = True,
         audit: bool = True,
+        fragment: bool = False,
     ) -> None:
         """``audit=False`` leaves the audit row to a caller that writes its own (a chat
-        channel that knows who asked)."""
+        channel that knows who asked). ``fragment=True`` renders HTML records without the
+        page around them (no ``<html>``, no inlined style), for the desk to place in its own
+        page with :meth:`stylesheet` linked."""
         self.store = store
         self.audit = audit
         self.records = Records(store)
@@ -244,7 +265,17 @@ class Renderer:
         self.tz = tz
         self.charts = charts
         self.organisation = template_dir(templates)
-        self.envs = {fmt: environment(self.organisation, fmt) for fmt in ("md", "html")}
+        self.envs = {
+            fmt: environment(self.organisation, fmt, fragment=fragment and fmt == "html")
+            for fmt in ("md", "html")
+        }
+
+    def stylesheet(self) -> str:
+        """The records' CSS (``style.css.j2``, an organisation's own where it has one)."""
+        try:
+            return self.envs["html"].get_template("style.css.j2").render()
+        except TemplateError as exc:
+            raise RenderError(f"template style.css.j2: {exc}") from exc
 
     # -- public -----------------------------------------------------------------------
 
@@ -269,6 +300,11 @@ class Renderer:
         for view in views:
             self._audit(actor_id, "session", view.id, self._case_id(view.case_code), fmt)
         return text
+
+    def record_html(self, view: SessionRecord) -> str:
+        """One session record already built (``self.views.session``) as HTML, unaudited:
+        the caller audits, knowing who asked."""
+        return self._template("session", "html", view.lang, records=[view])
 
     def case(
         self,

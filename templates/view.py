@@ -5,6 +5,10 @@ template or for ``json.dumps``. Texts come from what was stored: answers as the 
 saw them (``display``), scores as computed then (``result``), and question labels and stage
 titles from the flow version the session used (rebuilt from the text stored with it), so a
 record reads the same after the flow file has moved on. Nothing here runs an interview.
+
+An answer is shown in the record's language: its stored value is read again through that flow
+version ("是" in a Chinese session reads "Yes" in an English record, an option its English
+label), and the wording the respondent saw stays in ``Answer.given``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from flows.compile import Question
 from flows.engine import Engine
 from flows.instruments import Instrument, InstrumentError, load_instrument
 from flows.messages import say
-from flows.model import ChoiceItem, NoteItem, ScaleItem, YesNoItem
+from flows.model import ChoiceItem, MultiItem, NoteItem, ScaleItem, YesNoItem
 from flows.outcome import score_stage_id
 from flows.registry import FlowRegistry
 from flows.scoring import RCI_THRESHOLD
@@ -126,6 +130,9 @@ class Answer:
     amended_by: str | None = None
     voice: Voice | None = None
     probes: list[Answer] = field(default_factory=list)
+    given: str = ""
+    """The answer as the respondent saw it, in the session's language (``answer`` is in the
+    record's language)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +221,6 @@ class SignOff:
     at: Moment
     by: Person
     comment: str | None = None
-    """The supervisor's comment (督导意见) given with the sign-off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -693,12 +699,13 @@ class Views:
             return Answer(
                 question_id=row["question_id"],
                 label=text,
-                answer=row["display"] or "",
+                answer=self.shown(engine, row, lang),
                 status=row["status"],
                 revision=revision,
                 revised=revision > 1,
                 amended_by=amended_by(row),
                 voice=voice,
+                given=row["display"] or "",
             )
 
         if engine is None:
@@ -710,7 +717,7 @@ class Views:
         values = {qid: _loads(row["value"]) for qid, row in live.items()}
         context = {
             "answers": {k: v for k, v in values.items() if live[k]["status"] == "answered"},
-            "labels": {k: row["display"] or "" for k, row in live.items()},
+            "labels": {k: self.shown(engine, row, lang) for k, row in live.items()},
             "case": dict(facts),
             "last": {},
         }
@@ -735,6 +742,26 @@ class Views:
         if strays:
             out.append(Stage("", label("other_answers", lang), strays))
         return out
+
+    @staticmethod
+    def shown(engine: Engine | None, row: Mapping[str, Any], lang: str) -> str:
+        """A stored answer as the reader of a record in ``lang`` reads it.
+
+        Its value is read again through the flow version it answered: option labels,
+        Yes/No, units and "(skipped)" come out in ``lang``. What the flow cannot read (its
+        text is gone, an option value it does not have) is shown as the respondent saw it."""
+        given = str(row["display"] or "")
+        question = engine.compiled.by_id.get(row["question_id"]) if engine else None
+        if question is None or row["status"] == "withdrawn":
+            return given
+        value = _loads(row["value"]) if row["status"] == "answered" else None
+        item = question.item
+        if isinstance(item, ChoiceItem | MultiItem) and value is not None:
+            known = {str(o.value) for o in item.options}
+            values = value if isinstance(value, list) else [value]
+            if not all(str(v) in known for v in values):
+                return given
+        return answer_types.display(item, value, lang)
 
     @staticmethod
     def _label(q: Question, lang: str, context: Mapping[str, Any]) -> str:
@@ -1232,7 +1259,7 @@ class Views:
             found = [s for s in sessions if s["id"] == last["session_id"]]
             if found:
                 current = self.records.current_answers([found[0]["id"]])
-                report = self._note(found[0], current[found[0]["id"]], lang, case.facts)
+                report = self._note(found[0], current[found[0]["id"]], lang, case.flow_facts)
         return Closing(closed=closed, events=texts, report=report)
 
     # -- a session record -------------------------------------------------------------
@@ -1246,7 +1273,7 @@ class Views:
         for answer_row in history:
             revisions[answer_row["question_id"]].append(answer_row)
         current = [rows[-1] for rows in revisions.values()]  # in the order first answered
-        stages = self.stages(row, current, lang, case.facts)
+        stages = self.stages(row, current, lang, case.flow_facts)
         labels = {a.question_id: a.label for s in stages for a in s.answers}
         labels.update({p.question_id: p.label for s in stages for a in s.answers for p in a.probes})
         engine = self.engine(row["flow_id"], row["flow_version"])
@@ -1273,12 +1300,12 @@ class Views:
             if stored is not None
             else [f for s in scores for f in s.flags if f.severity in ALERT]
         )
-        changes = self._changes(row, history, labels, lang)
+        changes = self._changes(row, history, labels, lang, engine)
         signed = None
         if row["signed_at"]:
             signer = self.person(row["signed_by"], row["signer_name"], row["signer_role"], lang)
             signed = SignOff(
-                self.moment(row["signed_at"], lang), signer, row.get("signoff_comment")
+                self.moment(row["signed_at"], lang), signer, row.get("sign_comment") or None
             )
         workers = [
             self.person(m["id"], m["name"], m["role"], lang)
@@ -1324,6 +1351,7 @@ class Views:
         history: list[dict[str, Any]],
         labels: Mapping[str, str],
         lang: str,
+        engine: Engine | None = None,
     ) -> list[Change]:
         """Every answer written after the interview ended, with what it replaced."""
         completed_at = session["completed_at"]
@@ -1340,8 +1368,8 @@ class Views:
                         at=self.moment(row["answered_at"], lang),
                         question_id=qid,
                         label=labels.get(qid, qid),
-                        before=(before["display"] or "") if before else None,
-                        after=row["display"] or "",
+                        before=self.shown(engine, before, lang) if before else None,
+                        after=self.shown(engine, row, lang),
                         by=str(row.get("changed_by_name") or row.get("changed_by") or "?"),
                         reason=row["reason"],
                         after_signoff=bool(session["signed_at"])
@@ -1413,10 +1441,11 @@ class Views:
     ) -> Note:
         """An informal-contact note: when, how and with whom, what was said, all answers."""
         answers = {a["question_id"]: a for a in current if a["status"] == "answered"}
+        engine = self.engine(session["flow_id"], session["flow_version"])
 
         def shown(qid: str) -> str | None:
             row = answers.get(qid)
-            return (row["display"] or None) if row else None
+            return (self.shown(engine, row, lang) or None) if row else None
 
         with_whom = shown("contact_with_other") or shown("contact_with")
         headline = " · ".join(t for t in (shown("channel"), with_whom) if t)
@@ -1449,7 +1478,7 @@ class Views:
             if s["flow_id"] == CONTACT_NOTE_FLOW and s["status"] in ("completed", "cancelled")
         ]
         current = self.records.current_answers(s["id"] for s in noted)
-        return [self._note(s, current[s["id"]], lang, case.facts) for s in noted]
+        return [self._note(s, current[s["id"]], lang, case.flow_facts) for s in noted]
 
     def _note_days(self, notes: Mapping[str, Note]) -> dict[str, str | None]:
         """The contact day of each note (YYYY-MM-DD), which orders it in the timeline."""

@@ -105,3 +105,23 @@ def worker_for_this_account(db: str | Path, name: str = "Tester") -> int:
         return store.add_person(name, "worker", local_user=os_login())
     finally:
         store.close()
+
+
+# -- the desk ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def desk_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with the desk's test team and cases, made once and copied per test."""
+    from tests.desk_client import template_db
+
+    return template_db(tmp_path_factory.mktemp("desk-template"))
+
+
+@pytest.fixture
+def desk(desk_template: Path, tmp_path: Path):
+    from tests.desk_client import make_desk
+
+    under_test = make_desk(desk_template, tmp_path)
+    yield under_test
+    under_test.backend.close()

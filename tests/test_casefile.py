@@ -118,7 +118,8 @@ def test_a_profile_change_is_audited_by_field_name_without_its_content(
 
 
 def test_flows_see_the_profile_goals_and_consent_as_case_facts(store, casefile, case, worker):
-    assert store.case(case.id).facts == {"consent": False}
+    assert store.case(case.id).flow_facts == {"consent": False}
+    assert store.case(case.id).facts == {}  # what the case was opened with stays as it was
     casefile.set_profile(case.id, worker, client_name="小明", client_group="left_behind_child")
     casefile.set_profile(case.id, worker, birth_year=2017, caregiver="奶奶")
     casefile.add_goal(case.id, "能说出自己的情绪", area="情绪表达", actor_id=worker)
@@ -131,7 +132,7 @@ def test_flows_see_the_profile_goals_and_consent_as_case_facts(store, casefile, 
         on="2026-03-02",
         actor_id=worker,
     )
-    facts = store.case(case.id).facts
+    facts = store.case(case.id).flow_facts
     assert facts["client_name"] == facts["child_name"] == "小明"
     assert facts["age"] == date.today().year - 2017 and facts["caregiver"] == "奶奶"
     assert facts["goals"] == [
@@ -148,15 +149,15 @@ def test_flows_see_the_profile_goals_and_consent_as_case_facts(store, casefile, 
 
 def test_an_older_client_has_a_client_name_and_no_child_name(store, casefile, case, worker):
     casefile.set_profile(case.id, worker, client_name="张奶奶", client_group="elder_alone")
-    facts = store.case(case.id).facts
+    facts = store.case(case.id).flow_facts
     assert facts["client_name"] == "张奶奶" and "child_name" not in facts
 
 
 def test_the_profile_overrides_a_name_stored_with_the_case(store, casefile, worker):
     case = store.create_case("OLD-1", worker, facts={"child_name": "Xiaoming"})
-    assert store.case(case.id).facts["child_name"] == "Xiaoming"
+    assert store.case(case.id).flow_facts["child_name"] == "Xiaoming"
     casefile.set_profile(case.id, worker, client_name="小明", client_group="low_income_child")
-    assert store.case(case.id).facts["child_name"] == "小明"
+    assert store.case(case.id).flow_facts["child_name"] == "小明"
 
 
 # -- consent -----------------------------------------------------------------------------
@@ -175,7 +176,7 @@ def test_the_latest_consent_holds_and_a_later_refusal_withdraws_it(store, casefi
         actor_id=worker,
     )
     assert casefile.consent(case.id).explained == ["purpose", "stop_any_time"]
-    assert store.case(case.id).facts["consent"] is True
+    assert store.case(case.id).flow_facts["consent"] is True
     casefile.record_consent(
         case.id,
         agreed=False,
@@ -186,7 +187,7 @@ def test_the_latest_consent_holds_and_a_later_refusal_withdraws_it(store, casefi
         actor_id=worker,
     )
     assert casefile.consent(case.id).agreed is False
-    assert store.case(case.id).facts["consent"] is False
+    assert store.case(case.id).flow_facts["consent"] is False
     assert len(casefile.consents(case.id)) == 2
 
 
@@ -240,7 +241,7 @@ def test_a_dropped_goal_is_not_offered_to_flows_but_stays_in_the_plan(
     casefile.set_goal_status(case.id, 1, "dropped", worker)
     from flows.outcome import goal_options
 
-    options = goal_options(store.case(case.id).facts, ["en", "zh"])
+    options = goal_options(store.case(case.id).flow_facts, ["en", "zh"])
     assert [(o.value, o.label["zh"]) for o in options] == [(2, "2. 乙")]
     assert casefile.goal(case.id, 1).status == "dropped"
     with pytest.raises(StorageError, match="unknown status"):
@@ -349,8 +350,8 @@ def test_reopening_needs_a_reason_and_closing_again_needs_a_new_report(
 def test_a_sign_off_keeps_the_supervisors_comment(store, case, worker, registry):
     sid = complete(store, registry, "closing_test", case, worker, "ok", "/submit")
     Records(store).sign(sid, worker, comment="  目标二的进展证据不足，下次补充老师反馈。 ")
-    row = store._one("SELECT signoff_comment FROM sessions WHERE id = ?", (sid,))
-    assert row["signoff_comment"] == "目标二的进展证据不足，下次补充老师反馈。"
+    row = store._one("SELECT sign_comment FROM sessions WHERE id = ?", (sid,))
+    assert row["sign_comment"] == "目标二的进展证据不足，下次补充老师反馈。"
     (audit,) = [r for r in store.audit_rows(case.id) if r["action"] == "session.sign"]
     assert json.loads(audit["detail"]) == {"comment": True}
 

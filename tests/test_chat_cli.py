@@ -92,7 +92,7 @@ def test_running_chat_again_resumes_where_it_stopped(tmp_path):
     db = str(tmp_path / "c.db")
     chat("child_checkin", "--db", db, stdin="4\n2\n")
     again = chat("child_checkin", "--db", db, stdin="")
-    assert "Welcome back. You were at question 3 of 6: What happened" in again.stdout
+    assert "Welcome back. You were at question 3 of 9: What happened" in again.stdout
 
 
 def test_an_unknown_flow_gets_a_clear_error(tmp_path):
@@ -207,11 +207,11 @@ def test_sigkill_mid_interview_loses_no_acknowledged_answer_and_resumes_at_the_r
     (session,) = store.sessions_of_case(store.case_by_code("K").id)
     values = {a["question_id"]: a["value"] for a in store.current_answers(session["id"])}
     assert values["mood"] == "4"
-    assert values["expression"] == '"kept_inside"'
+    assert values["expression"] == '["kept_inside"]'
     assert values["expression_detail"] == '"she cried at night"'
     assert store.check_integrity() == []
     store.close()
 
-    expected = "question 5 of 6" if "sleep" in values else "question 4 of 6: Sleep"
+    expected = "question 5 of 9" if "sleep" in values else "question 4 of 9: Sleep"
     again = chat("child_checkin", "--db", db, "--case", "K", stdin="")
     assert f"Welcome back. You were at {expected}" in again.stdout

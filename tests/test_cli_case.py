@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from bot.cli_records import amend_answer
 from casework.interviews import CaseIsClosed, Interviews
+from casework.records import amend_answer
 from flows.registry import FlowRegistry
 from storage.casefile import CaseFile
 from storage.store import Store
@@ -100,7 +100,7 @@ def test_a_profile_makes_the_case_and_show_prints_the_case_file(db, capsys):
     assert "知情同意：尚未记录知情同意" in out
     store = opened(db)
     case = store.case_by_code("LBC-07")
-    assert store.case(case.id).facts["child_name"] == "小明"
+    assert store.case(case.id).flow_facts["child_name"] == "小明"
 
 
 def test_a_profile_refuses_a_value_it_cannot_hold_with_the_reason(db, capsys):
@@ -126,7 +126,7 @@ def test_someone_not_working_on_the_case_is_refused_and_audited(db, capsys):
     store = opened(db)
     refused = [r for r in store.audit_rows() if r["action"] == "access.refused"]
     assert len(refused) == 4
-    assert store.case(store.case_by_code("LBC-07").id).facts["client_name"] == "小明"
+    assert store.case(store.case_by_code("LBC-07").id).flow_facts["client_name"] == "小明"
     assert run(db, "case", "show", "NOPE") == 2
 
 
@@ -235,7 +235,7 @@ def test_the_consent_interview_records_the_consent(db, clock):
         "spoken",
     )
     assert consent.explained == ["purpose", "recorded", "who_sees", "kept", "stop_any_time"]
-    assert store.case(case.id).facts["consent"] is True
+    assert store.case(case.id).flow_facts["consent"] is True
 
 
 def test_a_session_record_rates_the_goals_worked_on_and_an_amendment_rates_again(db, clock):
@@ -274,7 +274,7 @@ def test_a_family_review_sets_its_phase_and_its_domain_scores(db, clock):
         elif q.item.type in ("choice", "multi"):
             answers.append("1")
         elif q.item.type == "date":
-            answers.append("2026-02-06")
+            answers.append("2026-02-06" if q.item.required else "/skip")
         elif q.item.type == "note":
             answers.append("")
         else:
@@ -365,8 +365,8 @@ def test_a_sign_off_takes_the_supervisors_comment(db, clock, capsys):
         ["today", "2", "1", "Grandmother called.", "no", "no", "/submit"],
     )
     assert run(db, "sign", sid[:8], "--comment", "请补充孩子本人的说法。") == 0
-    row = store._one("SELECT signoff_comment FROM sessions WHERE id = ?", (sid,))
-    assert row["signoff_comment"] == "请补充孩子本人的说法。"
+    row = store._one("SELECT sign_comment FROM sessions WHERE id = ?", (sid,))
+    assert row["sign_comment"] == "请补充孩子本人的说法。"
 
 
 def test_caseflow_chat_says_when_a_scale_is_not_made_for_the_clients_age(tmp_path):

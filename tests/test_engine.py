@@ -95,14 +95,21 @@ def test_piping_in_chinese_uses_the_chinese_text(engine):
     assert run(engine, session, "小明").prompt.text == "小明有让您担心的事吗？"
 
 
-def test_progress_counts_questions_that_apply_and_not_probes(engine, session):
+def test_progress_counts_questions_that_may_still_be_asked_and_not_probes(engine, session):
     turn = run(engine, session)
-    assert (turn.prompt.position, turn.prompt.total) == (1, 3)
+    assert (turn.prompt.position, turn.prompt.total) == (1, 4)  # "worry" may be asked
     turn = run(engine, session, "Ann", "yes")
     assert (turn.prompt.position, turn.prompt.total) == (3, 4)
     turn = engine.handle(session, Reply(text="x"), NOW)
     assert turn.prompt.token == "worry.since"
     assert (turn.prompt.position, turn.prompt.total) == (3, 4)
+
+
+def test_progress_total_shrinks_when_a_branch_closes_and_never_grows(engine, session):
+    turn = run(engine, session, "Ann")
+    assert (turn.prompt.position, turn.prompt.total) == (2, 4)
+    turn = run(engine, session, "no")
+    assert (turn.prompt.position, turn.prompt.total) == (3, 3)
 
 
 def test_back_returns_to_the_previous_question_that_applies_and_shows_the_answer(engine, session):
@@ -136,7 +143,7 @@ def test_pause_and_resume_continue_at_the_same_question_with_a_recap(engine, ses
     turn = engine.handle(session, Reply(text="/resume"), NOW)
     assert turn.status == "active"
     assert turn.prompt.token == "worried"
-    assert turn.notices == ["Welcome back. You were at question 2 of 3: Any worries about Ann?"]
+    assert turn.notices == ["Welcome back. You were at question 2 of 4: Any worries about Ann?"]
 
 
 def test_any_message_to_a_paused_session_resumes_it_without_taking_it_as_an_answer(engine, session):
@@ -174,7 +181,9 @@ def test_review_lists_answers_and_submit_completes(engine, session):
 
 def test_typing_an_answer_at_review_gets_a_hint(engine, session):
     turn = run(engine, session, "Ann", "no", "1", "hello")
-    assert turn.error == "Send /submit to finish, or /edit N to change answer N."
+    assert turn.error == (
+        "Send “submit” (/submit) to finish, or “edit N” (/edit N) to change answer N."
+    )
 
 
 def test_edit_changes_an_answer_and_returns_to_review(engine, session):

@@ -471,3 +471,36 @@ def test_a_bundled_rule_fires_on_the_answer_that_calls_for_action(flow, answers,
     (found,) = [f for f in turn.flags_raised if f.flag_id == flag]
     assert found.message["zh"] and found.message["en"]
     assert "{{" not in found.message["zh"] + found.message["en"]
+
+
+STAYED_IN = """
+- id: went_out
+  type: yesno
+  prompt: {en: "Did you go out this week?", zh: 这个星期您出过家门吗？}
+  labels:
+    yes: {en: Went out, zh: 出过门}
+    no: {en: Stayed in, zh: 没出门}
+  flags:
+    - id: stayed_in
+      when: "not answers.went_out"
+      severity: info
+      message: {en: "Stayed in all week ({{ labels.went_out }})", zh: "一周没出门（{{ labels.went_out }}）"}
+"""
+
+
+@pytest.mark.parametrize("text", ["没出门", "没有", "不是", "Stayed in", "no"])
+def test_a_flag_on_a_yes_no_item_with_its_own_labels_is_raised_by_any_way_of_saying_no(text):
+    engine = make_engine(flow_yaml(STAYED_IN, languages="[en, zh]"))
+    (flag,) = run(engine, engine.new_session("s", "zh"), text).flags_raised
+    assert flag.flag_id == "stayed_in"
+    assert flag.answer == {"en": "Stayed in", "zh": "没出门"}, "the item's labels, not Yes/No"
+    assert flag.message == {"en": "Stayed in all week (Stayed in)", "zh": "一周没出门（没出门）"}
+
+
+def test_a_labelled_yes_withdraws_the_flag_its_no_raised():
+    engine = make_engine(flow_yaml(STAYED_IN, languages="[en, zh]"))
+    session = engine.new_session("s", "zh")
+    run(engine, session, "没出门", "返回")
+    assert session.flags == {"stayed_in"}
+    turn = run(engine, session, "出过门")
+    assert turn.flags_withdrawn == ["stayed_in"] and session.flags == set()

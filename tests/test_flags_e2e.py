@@ -61,10 +61,15 @@ async def test_a_wanted_call_reaches_the_worker_who_acknowledges_it_with_a_note(
         worker = server.user(WORKER, first_name="Wang")
         caregiver = await join_case(server, worker)
         caregiver.send_command("/checkin")
-        await reply(caregiver, "1/5")
-        for tap, then in [("🙂", "2/5"), ("Told someone about it", "3/5"), ("Well", "4/5")]:
+        await reply(caregiver, "1/9")
+        for tap, then in [("🙂", "2/9"), ("Told someone about it", None), ("Done ✔", "3/8")]:
             caregiver.press(tap)
-            await reply(caregiver, then)
+            if then is None:  # a multi-choice tick edits the question in place
+                await server.wait_until_idle()
+            else:
+                await reply(caregiver, then)
+        caregiver.press("Well")
+        await reply(caregiver, "4/8")
         caregiver.send_text("0")
         await reply(caregiver, "worrying you")
         caregiver.press("Yes")

@@ -200,3 +200,86 @@ def test_references_in_probe_prompts_and_stage_intros_are_checked():
     )
     assert (Code.FORWARD_REFERENCE, 9) in found
     assert (Code.UNKNOWN_REFERENCE, 16) in found
+
+
+def test_yes_no_labels_exclusive_options_and_deadlines_are_checked_at_their_lines():
+    found = problems(
+        HEADER
+        + """\
+      - id: went_out
+        type: yesno
+        prompt: {en: "Out?", zh: 出门了吗？}
+        labels:
+          yes: {en: Went out, zh: 出过门}
+          no: {en: Went out, zh: 没出门}
+      - id: phone
+        type: yesno
+        prompt: {en: "Phone?", zh: 打电话了吗？}
+        labels:
+          yes: {en: Called}
+          no: {en: No call, zh: 没打}
+      - id: sleep
+        type: choice
+        prompt: {en: "Sleep?", zh: 睡眠？}
+        options:
+          - {value: a, label: {en: A, zh: 甲}}
+          - {value: b, label: {en: B, zh: 乙}, exclusive: true}
+      - id: who
+        type: multi
+        prompt: {en: "Who?", zh: 谁？}
+        validation: {min: 2}
+        options:
+          - {value: son, label: {en: Son, zh: 儿子}}
+          - {value: nobody, label: {en: Nobody, zh: 谁也没有}, exclusive: true}
+      - id: by_when
+        type: date
+        deadline: true
+        prompt: {en: "By when?", zh: 什么时候？}
+        validation:
+          not_future: true
+      - id: story
+        type: text
+        deadline: true
+        prompt: {en: "Story?", zh: 说说？}
+"""
+    )
+    assert (Code.SAME_YESNO_LABELS, 15) in found  # the no label that repeats the yes label
+    assert (Code.MISSING_TRANSLATION, 20) in found  # `yes:` is read as the word yes
+    assert (Code.EXCLUSIVE_NOT_MULTI, 27) in found
+    assert (Code.EXCLUSIVE_MIN, 34) in found
+    assert (Code.DEADLINE_NOT_FUTURE, 40) in found
+    assert (Code.UNKNOWN_FIELD, 43) in found
+    assert len(found) == 6
+
+
+def test_a_multi_whose_every_option_is_exclusive_should_be_a_choice():
+    found = problems(
+        HEADER
+        + """\
+      - id: who
+        type: multi
+        prompt: {en: "Who?", zh: 谁？}
+        options:
+          - {value: a, label: {en: A, zh: 甲}, exclusive: true}
+          - {value: b, label: {en: B, zh: 乙}, exclusive: true}
+"""
+    )
+    assert found == [(Code.ALL_EXCLUSIVE, 13)]
+
+
+def test_yes_and_no_keys_in_a_flow_are_words_not_booleans():
+    flow = parse_flow(
+        textwrap.dedent(
+            HEADER
+            + """\
+      - id: went_out
+        type: yesno
+        prompt: {en: "Out?", zh: 出门了吗？}
+        labels: {yes: {en: Went out, zh: 出过门}, no: {en: Stayed in, zh: 没出门}}
+"""
+        ),
+        "ok.yaml",
+        instruments=set(),
+    )
+    labels = flow.stages[0].items[0].labels
+    assert (labels.yes["zh"], labels.no["zh"]) == ("出过门", "没出门")

@@ -172,8 +172,14 @@ def test_date_accepts_words_and_common_written_forms(text, value):
     ("text", "error"),
     [
         ("2026-03-15", "That date is in the future. Please give a date up to today."),
-        ("2026-02-30", "Please give a date like 2026-03-14, or 'today' or 'yesterday'."),
-        ("last week", "Please give a date like 2026-03-14, or 'today' or 'yesterday'."),
+        (
+            "2026-02-30",
+            "Please give a date like 2026-03-14 or 14 March, or a word like today or yesterday.",
+        ),
+        (
+            "last week",
+            "Please give a date like 2026-03-14 or 14 March, or a word like today or yesterday.",
+        ),
     ],
 )
 def test_date_refuses_future_impossible_or_vague_dates(text, error):

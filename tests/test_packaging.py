@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from casework.identity import os_login
-from tests.conftest import worker_for_this_account
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,20 +104,56 @@ def test_a_non_editable_install_finds_its_bundled_flows_and_instruments(tmp_path
     assert score.returncode == 0, score.stderr
 
 
-def test_run_without_a_token_runs_the_child_checkin_in_the_terminal(tmp_path):
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_run_without_a_token_serves_the_desk_and_prints_a_sign_in_link(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
     env["CASEFLOW_DB"] = str(tmp_path / "run.db")
-    worker_for_this_account(tmp_path / "run.db")
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "caseflow"), "run"],
-        input="4\n/pause\n",
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "caseflow"), "run", "--listen", f"127.0.0.1:{port}"],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=120,
     )
-    assert result.returncode == 0, result.stderr
-    assert "Weekly check-in about the child" in result.stdout
-    assert "[2/5]" in result.stdout
+    deadline = threading.Timer(90, process.kill)  # a hung start fails instead of hanging
+    deadline.start()
+    try:
+        lines = []
+        assert process.stdout is not None
+        for line in process.stdout:  # ends when the process does; bounded by the kill below
+            lines.append(line)
+            if "caseflow desk on" in line:
+                break
+        output = "".join(lines)
+        assert f"the account {os_login()!r} is now registered as the first worker" in output
+        (link,) = re.findall(r"http://127\.0\.0\.1:\d+/signin/[A-Za-z0-9_-]+", output)
+        with httpx.Client(timeout=10, follow_redirects=False) as client:
+            page = client.get(link)
+            assert page.status_code == 200 and 'name="token"' in page.text
+            csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text)
+            assert csrf is not None
+            token = link.rsplit("/", 1)[1]
+            signed = client.post(
+                f"http://127.0.0.1:{port}/signin", data={"token": token, "csrf": csrf.group(1)}
+            )
+            assert signed.status_code == 303
+            caseload = client.get(f"http://127.0.0.1:{port}/caseload")
+            assert caseload.status_code == 200 and "Caseload" in caseload.text
+    finally:
+        deadline.cancel()
+        process.terminate()
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert code == 0, process.stderr.read() if process.stderr else ""
     assert (tmp_path / "run.db").exists()

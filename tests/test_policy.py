@@ -283,6 +283,7 @@ def _on_the_command_line(world: World, action: str, relation: str, tmp_path) -> 
         ],
         "plan.edit": ["case", "goals", "A-1", "add", "每周出门一次"],
         "case.close": ["case", "close", "A-1"],  # 1 for the worker: no closing report yet
+        "member.link": ["link", "A-1", "--member", f"#{world.ids['client']}", "--replace"],
     }[action]
     code = run_as(relation, cli_module.main, [*argv, "--db", db])
     assert code in (0, 1, 2, 3), code
@@ -304,6 +305,7 @@ CLI_ACTIONS = (
     "consent.record",
     "plan.edit",
     "case.close",
+    "member.link",
 )
 
 

@@ -99,3 +99,67 @@ def test_any_input_to_any_bundled_flow_never_crashes_and_keeps_the_database_cons
     assert reloaded.state == session.state
     assert store.check_integrity() == []
     store.close()
+
+
+def _any_valid_answer(data, engine, prompt) -> str:
+    """One answer the prompt accepts, drawn at random: any option, a number in range, a
+    quick date, some text, or a skip of an optional question."""
+    from flows.model import NumberItem, TextItem
+
+    item = engine.compiled.by_id[prompt.token].item
+    if prompt.kind == "note":
+        return ""
+    if not item.required and data.draw(st.booleans()):
+        return "/skip"
+    if prompt.type == "multi":
+        exclusive = set(prompt.exclusive)
+        picked = data.draw(
+            st.sets(st.sampled_from(range(len(prompt.keys))), min_size=1, max_size=3)
+        )
+        if picked & exclusive:
+            picked = {min(picked & exclusive)}
+        return ",".join(prompt.keys[i] for i in sorted(picked))
+    if prompt.options:
+        return data.draw(st.sampled_from(prompt.keys))
+    if prompt.quick_dates:
+        return data.draw(st.sampled_from([day for day, _ in prompt.quick_dates]))
+    if isinstance(item, NumberItem):
+        low = int(item.validation.min if item.validation.min is not None else 0)
+        high = int(item.validation.max if item.validation.max is not None else low + 10)
+        return str(data.draw(st.integers(low, high)))
+    if isinstance(item, TextItem):
+        if item.validation.pattern:
+            return "/skip"
+        return "x" * max(item.validation.min_length or 0, 12)
+    raise AssertionError(f"no answer for {prompt.type}")
+
+
+@pytest.mark.parametrize("path", bundled_flow_paths(), ids=lambda p: p.stem)
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), lang=st.sampled_from(["en", "zh"]))
+def test_progress_goes_up_by_one_per_question_and_never_shows_n_of_n_before_the_end(
+    path, data, lang
+):
+    from tests.conftest import NOW
+
+    engine = REGISTRY.current(path.stem).engine
+    session = engine.new_session("p", lang)
+    turn = engine.start(session, NOW)
+    shown: list[tuple[int, int]] = []  # (position, total) of each question asked, in order
+    for _ in range(500):
+        prompt = turn.prompt
+        assert prompt is not None and turn.error is None, turn.error
+        if prompt.kind == "review":
+            break
+        if engine.compiled.by_id[prompt.token].counted:
+            position, total = prompt.position, prompt.total
+            assert position <= total
+            if shown:
+                assert position == shown[-1][0] + 1, shown
+                assert total <= shown[-1][1], shown
+                assert shown[-1][0] < shown[-1][1], f"{shown[-1]} shown before the end"
+            shown.append((position, total))
+        turn = engine.handle(session, Reply(text=_any_valid_answer(data, engine, prompt)), NOW)
+    else:
+        raise AssertionError("the flow does not end")
+    assert shown and shown[0][0] == 1

@@ -22,6 +22,7 @@ from flows.recurrence import (
     default_tz,
     describe,
     format_duration,
+    local_date,
     local_to_utc,
     next_due,
     occurrences,
@@ -416,3 +417,10 @@ def test_occurrences_keep_the_local_time_except_in_a_gap_and_never_repeat(
         at_instant = local_to_utc(first_day, at, zone)
         if start <= at_instant < end:
             assert at_instant in got
+
+
+def test_the_local_date_is_the_day_in_the_zone_and_an_unknown_zone_is_the_default_one():
+    late = datetime(2026, 3, 14, 23, 0, tzinfo=UTC)  # 07:00 on the 15th in Beijing
+    assert local_date(late, "Asia/Shanghai") == date(2026, 3, 15)
+    assert local_date(late, "UTC") == date(2026, 3, 14)
+    assert local_date(late, "Mars/Olympus_Mons") == date(2026, 3, 15)

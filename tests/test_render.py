@@ -347,6 +347,32 @@ def test_a_signed_record_shows_the_sign_off_and_every_later_change_with_who_and_
     assert record["changes"][0]["after_signoff"] is True
 
 
+def test_a_chinese_session_reads_in_english_and_keeps_the_words_the_respondent_saw(store, people):
+    case, _, grandma = people
+    sid = administer(
+        store,
+        "child_checkin",
+        case,
+        grandma,
+        ["4", "1,3", "", "2", "1", "", "否", "/submit"],
+        lang="zh",
+    )
+    english = Renderer(store).session(sid, "md", lang="en")
+    assert "**How upset was shown**: Told someone about it, Kept it inside, went quiet\n" in english
+    assert "**Sleep**: Some bad nights\n" in english
+    assert "**Any worries**: No\n" in english
+    assert "**What happened**: (skipped)" in english
+    assert "跟人说出来" not in english and "否" not in english
+    chinese = Renderer(store).session(sid, "md")
+    assert "**不高兴时的表现**：跟人说出来；闷在心里，不说话" in chinese
+    record = json.loads(Renderer(store).session(sid, "json", lang="en"))
+    answers = {a["question_id"]: a for stage in record["stages"] for a in stage["answers"]}
+    assert answers["sleep"]["answer"] == "Some bad nights"
+    assert answers["sleep"]["given"] == "有几晚睡不好"
+    assert answers["has_worries"]["given"] == "否"
+    assert answers["expression"]["given"] == "跟人说出来；闷在心里，不说话"
+
+
 def test_an_unfinished_session_renders_with_what_was_answered_so_far(store, people):
     case, _, grandma = people
     interviews = Interviews(store, FlowRegistry())
@@ -799,7 +825,9 @@ def build_case(store, clock):
     return case, worker, sessions
 
 
-def test_a_realistic_case_renders_as_reviewed(store, clock):
+def test_a_realistic_case_renders_as_reviewed(store, clock, monkeypatch):
+    # The story's clock runs in UTC and its records show UTC: "today" is a UTC day too.
+    monkeypatch.setenv("CASEFLOW_TZ", "UTC")
     case, _worker, sessions = build_case(store, clock)
     renderer = Renderer(store)
     golden("session_scales_pre.zh.md", renderer.session(sessions["pre"], "md"))

@@ -123,14 +123,14 @@ def test_a_session_record_shows_its_held_day_stage_and_the_supervisors_comment(c
     sid = interview(
         store, "session_record", case, people["worker"], record(2, "2026-03-11", "2", "1", {1: "3"})
     )
-    Records(store).sign(sid, people["supervisor"], comment="请补充奶奶的回应。\n下次写明依据。")
+    Records(store).sign(sid, people["supervisor"], comment="请补充奶奶的回应，下次写明依据。")
     renderer = Renderer(store)
     text = renderer.session(sid, "md")
     assert "- **会谈日期**：2026年3月11日 · 第 2 次\n" in text
     assert "- **介入阶段**：间接介入\n" in text
-    assert "- **督导意见**：请补充奶奶的回应。\\\n  下次写明依据。\n" in text
+    assert "审核意见：请补充奶奶的回应，下次写明依据。" in text
     html = renderer.session(sid, "html")
-    assert "<strong>督导意见</strong>：" in html and "请补充奶奶的回应。" in html
+    assert "审核意见：" in html and "请补充奶奶的回应，下次写明依据。" in html
 
 
 def test_the_timeline_runs_by_the_day_a_session_was_held_not_the_day_it_was_typed(case_file):

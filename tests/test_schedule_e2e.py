@@ -83,10 +83,15 @@ async def test_a_weekly_checkin_fires_the_caregiver_answers_after_the_second_rem
         clock.now = TUESDAY_18
         assert await channel.run_checkins(spread=False) == 1
         caregiver.press("▶ Start", server.last_message(CAREGIVER))
-        await reply(caregiver, "1/5")
-        for tap, then in [("🙂", "2/5"), ("Told someone about it", "3/5"), ("Well", "4/5")]:
+        await reply(caregiver, "1/9")
+        for tap, then in [("🙂", "2/9"), ("Told someone about it", None), ("Done ✔", "3/8")]:
             caregiver.press(tap)
-            await reply(caregiver, then)
+            if then is None:  # a multi-choice tick edits the question in place
+                await server.wait_until_idle()
+            else:
+                await reply(caregiver, then)
+        caregiver.press("Well")
+        await reply(caregiver, "4/8")
         caregiver.send_text("0")
         await reply(caregiver, "worrying you")
         caregiver.press("No")

@@ -39,7 +39,9 @@ def test_migrations_are_recorded_and_applying_again_changes_nothing(tmp_path):
         "m004_schedules",
         "m005_update_failures",
         "m007_flags_followups",
+        "m008_desk",
         "m009_case_file",
+        "m010_web_links",
     ]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -117,7 +119,7 @@ def test_running_again_resumes_the_unfinished_session(store, interviews, case, w
     assert again.resumed
     assert again.session.id == first.session.id
     assert again.turn.prompt.token == "expression"
-    assert again.turn.notices[0].startswith("Welcome back. You were at question 2 of 5")
+    assert again.turn.notices[0].startswith("Welcome back. You were at question 2 of 9")
 
 
 def test_last_completed_session_feeds_carry_forward(store, interviews, case, worker):
@@ -189,6 +191,8 @@ def test_a_migration_that_fails_half_way_leaves_no_half_schema(tmp_path, monkeyp
         "m004_schedules",
         "m005_update_failures",
         "m007_flags_followups",
+        "m008_desk",
         "m009_case_file",
+        "m010_web_links",
     ]
     assert calls["n"] > 0

@@ -88,12 +88,14 @@ async def test_worker_invites_caregiver_who_completes_the_checkin_and_the_worker
         await reply(worker, "Grandma Li joined case LBC-07")
 
         caregiver.send_command("/checkin")
-        question = await reply(caregiver, "1/5 · Mood")
+        question = await reply(caregiver, "1/9 · Mood")
         assert question.buttons[0] == ["😢", "🙁", "😐", "🙂", "😄"]
         caregiver.press("🙂")
-        await reply(caregiver, "2/5")
+        await reply(caregiver, "2/9")
         assert server.messages_to(CAREGIVER)[-2].content.endswith("✓ 4 🙂"), "answered in place"
-        caregiver.press("Cried or got angry")
+        caregiver.press("Cried or got angry")  # several may be true: ticked, then Done
+        await server.wait_until_idle()
+        caregiver.press("Done ✔")
         await reply(caregiver, "What happened?")
         caregiver.send_voice(duration=12, file_id="AwACAgQ-voice-note")
         await reply(caregiver, "How has the child slept")
@@ -156,10 +158,10 @@ async def test_a_stale_button_and_a_duplicate_update_change_nothing(tmp_path):
         worker = server.user(WORKER, first_name="Wang")
         caregiver = await join_case(server, worker)
         caregiver.send_command("/checkin")
-        first = await reply(caregiver, "1/5")
+        first = await reply(caregiver, "1/9")
         saddest = first.callback_data[0]  # the 😢 button, before the message is edited
         tap = caregiver.press("🙂", first)
-        await reply(caregiver, "2/5")
+        await reply(caregiver, "2/9")
         caregiver.press_data(saddest, first.message_id)  # a button of a passed question
         await reply(caregiver, "belongs to a question that has passed")
         server.redeliver(tap)
@@ -282,20 +284,22 @@ async def test_the_bot_killed_mid_interview_resumes_after_restart_with_no_answer
             worker = server.user(WORKER, first_name="Wang")
             caregiver = await join_case(server, worker)
             caregiver.send_command("/checkin")
-            await reply(caregiver, "1/5", timeout=20)
+            await reply(caregiver, "1/9", timeout=20)
             caregiver.press("😄")
-            await reply(caregiver, "2/5", timeout=20)
+            await reply(caregiver, "2/9", timeout=20)
             caregiver.press("Told someone about it")
-            await reply(caregiver, "3/5", timeout=20)
+            await server.wait_until_idle()
+            caregiver.press("Done ✔")
+            await reply(caregiver, "3/8", timeout=20)
         finally:
             bot.send_signal(signal.SIGKILL)
             bot.wait(timeout=20)
         caregiver.send_text("1")  # sent while the bot is down: Telegram keeps it
         bot = _start_bot(db, server, log)
         try:
-            await reply(caregiver, "4/5", timeout=30)
+            await reply(caregiver, "4/8", timeout=30)
             caregiver.send_text("2")
-            await reply(caregiver, "5/6 · Sleep and school", timeout=20)
+            await reply(caregiver, "5/8 · Sleep and school", timeout=20)
         finally:
             bot.send_signal(signal.SIGTERM)
             bot.wait(timeout=20)
@@ -304,7 +308,7 @@ async def test_the_bot_killed_mid_interview_resumes_after_restart_with_no_answer
     values = {a["question_id"]: a["value"] for a in store.current_answers(session["id"])}
     assert values == {
         "mood": "5",
-        "expression": '"told"',
+        "expression": '["told"]',
         "sleep": '"well"',
         "school_days_missed": "2",
     }

@@ -18,7 +18,9 @@ from bot.telegram_service import (
     TelegramService,
 )
 from casework.interviews import Interviews
+from flows import spoken
 from flows.engine import Voice
+from flows.recurrence import local_date
 from flows.registry import FlowRegistry
 
 WORKER_TG, CAREGIVER_TG, STRANGER_TG = 1001, 2002, 3003
@@ -175,12 +177,12 @@ def test_a_caregiver_completes_the_check_in_with_taps_text_and_a_voice_note(
     outs = caregiver.say("/checkin")
     question = outs[-1]
     assert question.text.startswith("Thank you for taking a moment.")
-    assert "1/5 · Mood" in question.text
+    assert "1/9 · Mood" in question.text
     assert [b.text for b in question.keyboard[0]] == ["😢", "🙁", "😐", "🙂", "😄"]
     outs = caregiver.tap("🙂")
     assert isinstance(outs[0], AnswerCallback)
     assert isinstance(outs[1], Edit) and outs[1].text.endswith("✓ 4 🙂")
-    caregiver.tap("Cried or got angry")
+    caregiver.tap("Done ✔", checked=(1,))  # cried or got angry
     caregiver.voice("AwACAgQAAxk-voice-1", 14)  # what happened: a voice message
     caregiver.tap("Some bad nights")
     caregiver.say("0")
@@ -257,18 +259,39 @@ def test_a_sticker_where_text_was_expected_gets_the_question_again(service, care
     caregiver.say("/checkin")
     outs = caregiver.sticker()
     assert texts(outs)[0] == "⚠️ Please choose one of the options: tap a button or type its number."
-    assert "1/5 · Mood" in texts(outs)[1]
+    assert "1/9 · Mood" in texts(outs)[1]
 
 
 def test_commands_work_in_the_middle_of_a_question(service, caregiver):
     caregiver.say("/checkin")
     caregiver.tap("🙂")
-    assert "1/5" in texts(caregiver.say("/back"))[-1]
+    assert "1/9" in texts(caregiver.say("/back"))[-1]
     assert texts(caregiver.say("/pause"))[-1].startswith("Paused.")
     outs = caregiver.say("/resume")
-    assert texts(outs)[0].startswith("Welcome back. You were at question 1 of 5")
+    assert texts(outs)[0].startswith("Welcome back. You were at question 1 of 9")
     assert texts(caregiver.say("/help"))[0].startswith("/checkin answer")
     assert "can't be used" in texts(caregiver.say("/submit"))[0]
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"),
+    [
+        ("zh", ["返回（/back）", "跳过（/skip）", "暂停（/pause）", "继续（/resume）"]),
+        ("zh", ["取消（/cancel）", "核对（/review）", "帮助："]),
+        ("en", ["back (/back)", "skip (/skip)", "pause (/pause)", "resume (/resume)"]),
+        ("en", ["cancel (/cancel)", "review (/review)", "help:"]),
+    ],
+)
+def test_help_names_the_command_words_an_interview_takes(service, caregiver, lang, shown):
+    if lang == "zh":
+        caregiver.say("/language")
+        caregiver.tap("中文")
+    (help_text,) = texts(caregiver.say("/help"))
+    for entry in shown:
+        assert entry in help_text
+        word = entry.split("（")[0].split(" (")[0].rstrip(":：")
+        command = entry.split("/")[1].rstrip(")）") if "/" in entry else "help"
+        assert spoken.command_word(word) == (command, ""), f"{word} is taken as /{command}"
 
 
 def test_a_multi_choice_toggles_then_done(service, worker, store):
@@ -279,7 +302,7 @@ def test_a_multi_choice_toggles_then_done(service, worker, store):
     elder.say("/checkin")
     elder.tap("🙂")
     elder.tap("Hardly ever")
-    elder.tap("Yes")  # went out
+    elder.tap("Went out")
     elder.say("3")  # days out
     question = elder.inbox[-1]
     assert any(b.text == "Done ✔" for row in question.keyboard for b in row)
@@ -308,7 +331,7 @@ def test_a_flagged_answer_is_sent_to_the_case_worker_at_once(service, worker, st
 def test_voice_notes_can_be_replayed_by_the_worker(service, worker, caregiver, store):
     caregiver.say("/checkin")
     caregiver.tap("🙂")
-    caregiver.tap("Cried or got angry")
+    caregiver.tap("Done ✔", checked=(1,))  # cried or got angry
     caregiver.voice("voice-file-9", 5)
     session = store.current_session(store.person_by_telegram(CAREGIVER_TG)["id"], "telegram")
     number = store.session_number(session["id"])
@@ -329,6 +352,53 @@ def test_language_can_be_changed_to_chinese(service, caregiver, store):
 def test_a_long_message_is_refused_with_its_length_and_nothing_is_lost(service, caregiver):
     caregiver.say("/checkin")
     caregiver.tap("🙂")
-    caregiver.tap("Cried or got angry")
+    caregiver.tap("Done ✔", checked=(1,))  # cried or got angry
     outs = caregiver.say("x" * 4090)
     assert texts(outs)[0].startswith("⚠️ That answer is 4090 characters long")
+
+
+def test_a_deadline_offers_today_and_tomorrow_where_a_past_date_offers_yesterday(
+    service, worker, caregiver, store
+):
+    worker.say("/note LBC-07")
+    when = worker.inbox[-1]
+    assert "When was it?" in when.text
+    assert [b.text for b in when.keyboard[0]] == ["Today", "Yesterday"]
+    worker.tap("Today")
+    for line in ("2", "1", "He slept better.", "no", "yes", "Ask the teacher."):
+        worker.say(line)
+    worker.tap("Me")
+    by_when = worker.inbox[-1]
+    assert "By when?" in by_when.text
+    assert [b.text for b in by_when.keyboard[0]] == ["Today", "Tomorrow"]
+    assert not any(b.text == "Yesterday" for row in by_when.keyboard for b in row)
+    outs = worker.tap("Tomorrow")
+    assert texts(outs)[-1].startswith("Please check your answers:")
+    session = store.current_session(store.person_by_telegram(WORKER_TG)["id"], "telegram")
+    row = next(a for a in store.current_answers(session["id"]) if a["question_id"] == "followup_by")
+    answered = local_date(datetime.fromisoformat(row["answered_at"]))  # the worker's day
+    assert row["value"] == f'"{(answered + timedelta(days=1)).isoformat()}"'
+
+
+def test_ticking_nobody_clears_the_others_and_ticking_another_clears_nobody(service, worker):
+    worker.say("/newcase E-1 elder_checkin")
+    token = invite_token(worker.say("/invite E-1 client"))
+    elder = Phone(service, 7007, "Mr Zhao")
+    elder.say(f"/start {token}")
+    elder.say("/checkin")
+    elder.tap("🙂")
+    elder.tap("Hardly ever")
+    elder.tap("Went out")
+    elder.say("3")
+    elder.tap("Done ✔", checked=(0,))  # places: shops or market
+    contacts = elder.inbox[-1]
+    assert "Who did you see or talk to" in contacts.text
+
+    def ticked(outs) -> list[str]:
+        edit = outs[-1]
+        assert isinstance(edit, Edit)
+        return [b.text[2:] for row in edit.keyboard for b in row if b.text.startswith("✓ ")]
+
+    assert ticked(elder.tap("Nobody", checked=(0, 2))) == ["Nobody"]
+    assert ticked(elder.tap("My children", checked=(5,))) == ["My children"]
+    assert ticked(elder.tap("Neighbours", checked=(0,))) == ["My children", "Neighbours"]

@@ -1,0 +1,1 @@
+"""The desk: workers and supervisors in the browser (Starlette, server-rendered Jinja)."""

@@ -1,0 +1,545 @@
+"""What the desk's pages show, read on the database thread and handed to the templates as
+plain data. Each function asks the access policy first (through ``casework``), and audits the
+view; a case or record the worker may not see raises ``casework.errors.NotFound``.
+
+Records and case summaries come from ``templates.view`` and ``templates.render``, the same
+code as ``caseflow render``: the desk adds the one-line timeline, check-in trends, schedules,
+and the forms' choices.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from casework import flags as flag_actions
+from casework import followups as followup_actions
+from casework import notify, policy
+from casework import schedules as schedule_actions
+from casework.caseload import CaseRow, caseload
+from casework.cases import case_for
+from casework.identity import Actor
+from casework.records import session_for
+from desk.i18n import label as desk_label
+from flows.engine import Engine
+from flows.model import ChoiceItem, NumberItem, ScaleItem, YesNoItem
+from flows.recurrence import describe, next_due
+from flows.registry import FlowRegistry
+from storage.desk import DeskStore
+from storage.records import Records
+from storage.store import Case, Store
+from templates.i18n import format_moment, label, parse_moment
+from templates.render import Renderer
+from templates.view import CaseSummary, Entry, SessionRecord, Views
+
+__all__ = [
+    "CASE_FACTS",
+    "CasePage",
+    "CaseloadPage",
+    "FlagLine",
+    "FlowChoice",
+    "FollowUpLine",
+    "HistoryLine",
+    "InboxPage",
+    "RecordPage",
+    "ScheduleLine",
+    "TimelineLine",
+    "Trend",
+    "case_page",
+    "caseload_page",
+    "inbox_page",
+    "record_page",
+]
+
+# Profile facts the desk asks for when opening a case, in this order; others are shown as
+# stored.
+CASE_FACTS = ("child_name", "age", "checkin_flow")
+KEY_ANSWERS = 3
+TREND_CHARTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class CaseloadPage:
+    rows: list[CaseRow]
+    query: str
+    is_supervisor: bool
+    flows: list[FlowChoice]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowChoice:
+    id: str
+    title: str
+    respondent: str
+
+
+def flow_choices(registry: FlowRegistry, lang: str, respondents: set[str]) -> list[FlowChoice]:
+    """The installation's flows answered by ``respondents``, by title."""
+    out = []
+    for path in registry.available():
+        try:
+            flow = registry.current(path.stem).engine.flow
+        except Exception:  # a broken flow file is reported by `caseflow flows validate`
+            flow = None
+        if flow is not None and flow.respondent in respondents:
+            out.append(FlowChoice(flow.id, flow.text(flow.title, lang), flow.respondent))
+    return sorted(out, key=lambda f: f.title)
+
+
+def caseload_page(
+    store: Store, registry: FlowRegistry, actor: Actor, now: datetime, query: str, lang: str
+) -> CaseloadPage:
+    rows = caseload(store, actor, now, query=query)
+    team = DeskStore(store).team(actor.person_id)
+    checkins = flow_choices(registry, lang, {"caregiver", "client"})
+    return CaseloadPage(rows, query, bool(team) or actor.role == "supervisor", checkins)
+
+
+# --------------------------------------------------------------------------- case page
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineLine:
+    entry: Entry
+    stage: str | None
+    key_answers: list[str]
+    sign_comment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """One check-in question's answers over time, as numbers for a chart."""
+
+    flow_title: str
+    question: str
+    points: list[tuple[datetime, float]]
+    low: float
+    high: float
+    scale: str
+    salt: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleLine:
+    id: int
+    member: str
+    flow_title: str
+    rule: str
+    state: str
+    next_due: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: int
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class CasePage:
+    case: Case
+    summary: CaseSummary
+    facts: list[tuple[str, str]]
+    lines: list[TimelineLine]
+    trends: list[Trend]
+    schedules: list[ScheduleLine]
+    respondents: list[Member]
+    flows: list[FlowChoice]
+    may_schedule: bool
+    may_invite: bool
+    may_export: bool
+    may_view_schedules: bool
+    rights: dict[str, bool] = field(default_factory=dict)
+
+
+def _engine(views: Views, row: dict[str, Any]) -> Engine | None:
+    return views.engine(str(row["flow_id"]), int(row["flow_version"]))
+
+
+def _key_answers(engine: Engine | None, answers: list[dict[str, Any]], lang: str) -> list[str]:
+    """A few answers that say how a session went: choices, scales, yes/no and numbers of the
+    flow's own questions (no free text, no scale items, no probes), in the flow's order."""
+    if engine is None:
+        return []
+    by_id = {a["question_id"]: a for a in answers if a["status"] == "answered"}
+    out = []
+    for q in engine.questions:
+        row = by_id.get(q.id)
+        if row is None or q.parent is not None or q.instrument is not None:
+            continue
+        if not isinstance(q.item, ChoiceItem | ScaleItem | YesNoItem | NumberItem):
+            continue
+        out.append(f"{q.item.label(lang)}{label('colon', lang)}{row['display'] or ''}")
+        if len(out) == KEY_ANSWERS:
+            break
+    return out
+
+
+def _stage_of(engine: Engine | None, state: str, lang: str) -> str | None:
+    if engine is None:
+        return None
+    question = engine.compiled.by_id.get(state)
+    if question is not None:
+        return engine.flow.text(question.stage.title, lang)
+    return None
+
+
+def _trend_value(item: Any, value: Any) -> float | None:
+    if isinstance(item, YesNoItem):
+        return 1.0 if value is True else 0.0 if value is False else None
+    if isinstance(item, ChoiceItem):
+        values = [o.value for o in item.options]
+        return float(values.index(value) + 1) if value in values else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _trend_range(item: Any, values: list[float]) -> tuple[float, float]:
+    """The low and high ends of a trend chart's axis."""
+    if isinstance(item, ScaleItem):
+        return float(item.min), float(item.max)
+    if isinstance(item, YesNoItem):
+        return 0.0, 1.0
+    if isinstance(item, ChoiceItem):
+        return 1.0, float(len(item.options))
+    low = item.validation.min if item.validation.min is not None else min([*values, 0.0])
+    high = item.validation.max if item.validation.max is not None else max([*values, 1.0])
+    return float(low), float(max(high, low + 1))
+
+
+def _trends(
+    views: Views,
+    sessions: list[dict[str, Any]],
+    answers: dict[str, list[dict[str, Any]]],
+    lang: str,
+) -> list[Trend]:
+    """Check-in answers over time: for each check-in flow (answered by a caregiver or a
+    client), its scale, number and yes/no questions, and its choice questions carried from
+    week to week (those are states tracked over time, with options in order), charted over
+    the completed sessions."""
+    series: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
+    meta: dict[tuple[str, str], tuple[Any, str, str, int]] = {}
+    for row in sessions:
+        if row["status"] != "completed":
+            continue
+        engine = _engine(views, row)
+        if engine is None or engine.flow.respondent not in ("caregiver", "client"):
+            continue
+        when = parse_moment(row["completed_at"] or row["started_at"])
+        if when is None:
+            continue
+        current = {a["question_id"]: a for a in answers.get(row["id"], [])}
+        for q in engine.questions:
+            if q.parent is not None or q.instrument is not None:
+                continue
+            item = q.item
+            tracked = isinstance(item, ScaleItem | NumberItem | YesNoItem) or (
+                isinstance(item, ChoiceItem) and item.carry_forward
+            )
+            answer = current.get(q.id)
+            if not tracked or answer is None or answer["status"] != "answered":
+                continue
+            value = _trend_value(item, json.loads(answer["value"]))
+            if value is None:
+                continue
+            key = (engine.flow.id, q.id)
+            series.setdefault(key, []).append((when.astimezone(UTC), value))
+            title = engine.flow.text(engine.flow.title, lang)
+            meta[key] = (item, title, item.label(lang), q.index)
+    out = []
+    for key, points in series.items():
+        item, flow_title, question, _ = meta[key]
+        values = [v for _, v in points]
+        low, high = _trend_range(item, values)
+        if isinstance(item, YesNoItem):
+            no, yes = desk_label("no", lang), desk_label("yes", lang)
+            scale = f"0 = {no}{label('semicolon', lang)}1 = {yes}"
+        elif isinstance(item, ChoiceItem):
+            scale = label("semicolon", lang).join(
+                f"{i} = {o.label.get(lang) or next(iter(o.label.values()))}"
+                for i, o in enumerate(item.options, start=1)
+            )
+        else:
+            scale = ""
+        out.append(Trend(flow_title, question, sorted(points), low, high, scale, f"trend-{key[1]}"))
+    order = {key: meta[key][3] for key in meta}
+    keyed = sorted(zip(series, out, strict=True), key=lambda kv: (kv[0][0], order[kv[0]]))
+    per_flow: dict[str, int] = {}
+    kept = []
+    for (flow_id, _), trend in keyed:
+        per_flow[flow_id] = per_flow.get(flow_id, 0) + 1
+        if per_flow[flow_id] <= TREND_CHARTS:
+            kept.append(trend)
+    return kept
+
+
+def _facts(registry: FlowRegistry, case: Case, lang: str) -> list[tuple[str, str]]:
+    names = {
+        "child_name": {"en": "Child", "zh": "孩子"},
+        "age": {"en": "Age", "zh": "年龄"},
+        "checkin_flow": {"en": "Check-in", "zh": "小调查"},
+    }
+    out = []
+    for key, value in case.facts.items():
+        if value in (None, ""):
+            continue
+        text = names.get(key, {}).get(lang) or key
+        if key == "checkin_flow" and isinstance(value, str):
+            value = _flow_title(registry, value, lang)
+        out.append((text, str(value)))
+    return out
+
+
+def case_page(
+    store: Store,
+    registry: FlowRegistry,
+    actor: Actor,
+    code: str,
+    now: datetime,
+    lang: str,
+    tz: tzinfo,
+) -> CasePage:
+    case = case_for(store, actor, code, "case.view")
+    records = Records(store)
+    views = Views(records, registry, tz)
+    summary = views.case(case, lang, now)
+    sessions = DeskStore(store).sessions_summary(case.id)
+    answers = records.current_answers(s["id"] for s in sessions)
+    by_id = {s["id"]: s for s in sessions}
+    lines = []
+    for entry in reversed(summary.timeline):
+        row = by_id[entry.session_id]
+        engine = _engine(views, row)
+        stage = None
+        if row["status"] in ("active", "paused"):
+            stage = _stage_of(engine, str(row["resume_state"] or row["state"]), lang)
+        key = [] if entry.note else _key_answers(engine, answers[entry.session_id], lang)
+        lines.append(TimelineLine(entry, stage, key, row.get("sign_comment")))
+    trends = _trends(views, sessions, answers, lang)
+
+    def allowed(action: str) -> bool:
+        return policy.allowed(store, actor, action, case.id)
+
+    schedule_lines: list[ScheduleLine] = []
+    may_view_schedules = allowed("schedule.view")
+    if may_view_schedules:
+        for s in schedule_actions.of_case(store, actor, case.id):
+            nxt = next_due(s.rule, max(now, s.active_from)) if s.state == "active" else None
+            schedule_lines.append(
+                ScheduleLine(
+                    id=s.id,
+                    member=str(store.person(s.person_id)["name"]),
+                    flow_title=_flow_title(registry, s.flow_id, lang),
+                    rule=describe(s.rule),
+                    state=s.state,
+                    next_due=format_moment(nxt.isoformat(), lang, tz) if nxt else None,
+                )
+            )
+    respondents = [
+        Member(int(m["id"]), str(m["name"]), str(m["role"]))
+        for m in records.members(case.id)
+        if m["role"] in ("caregiver", "client")
+    ]
+    store.audit(actor.person_id, "desk.case.view", "case", case.id, case.id)
+    return CasePage(
+        case=case,
+        summary=summary,
+        facts=_facts(registry, case, lang),
+        lines=lines,
+        trends=trends,
+        schedules=schedule_lines,
+        respondents=respondents,
+        flows=flow_choices(registry, lang, {"caregiver", "client"}),
+        may_schedule=allowed("schedule.create"),
+        may_invite=allowed("member.invite"),
+        may_export=allowed("record.export"),
+        may_view_schedules=may_view_schedules,
+        rights={"interview": allowed("interview.run"), "link": allowed("member.link")},
+    )
+
+
+def _flow_title(registry: FlowRegistry, flow_id: str, lang: str) -> str:
+    try:
+        flow = registry.current(flow_id).engine.flow
+    except Exception:  # a flow file removed since: its id still names it
+        return flow_id
+    return flow.text(flow.title, lang)
+
+
+# --------------------------------------------------------------------------- record page
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    question: str
+    revision: int
+    answer: str
+    status: str
+    at: str
+    by: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPage:
+    session_id: str
+    case_code: str
+    record: SessionRecord
+    html: str
+    status: str
+    signed: bool
+    may_sign: bool
+    may_amend: bool
+    questions: list[tuple[str, str]]
+    history: list[HistoryLine]
+
+
+def record_page(
+    store: Store, renderer: Renderer, actor: Actor, session_id: str, lang: str, tz: tzinfo
+) -> RecordPage:
+    info = session_for(store, actor, session_id, "record.view")
+    view = renderer.views.session(info.id, lang)
+    html = renderer.record_html(view)
+    rows = renderer.records.answer_rows(info.id)
+    labels = {a.question_id: a.label for s in view.stages for a in s.answers}
+    labels.update(
+        {p.question_id: p.label for s in view.stages for a in s.answers for p in a.probes}
+    )
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["question_id"]] = counts.get(row["question_id"], 0) + 1
+    history = [
+        HistoryLine(
+            question=labels.get(row["question_id"], row["question_id"]),
+            revision=int(row["revision"]),
+            answer=str(row["display"] or ""),
+            status=str(row["status"]),
+            at=format_moment(row["answered_at"], lang, tz),
+            by=str(row["changed_by_name"] or "?"),
+            reason=row["reason"],
+        )
+        for row in rows
+        if counts[row["question_id"]] > 1
+    ]
+    completed = info.status == "completed"
+    signed = view.signed is not None
+    questions = [
+        (a.question_id, a.label)
+        for s in view.stages
+        for top in s.answers
+        for a in (top, *top.probes)
+        if a.status == "answered" and a.voice is None
+    ]
+    store.audit(actor.person_id, "desk.record.view", "session", info.id, info.case_id)
+    return RecordPage(
+        session_id=info.id,
+        case_code=view.case_code,
+        record=view,
+        html=html,
+        status=info.status,
+        signed=signed,
+        may_sign=completed
+        and not signed
+        and policy.allowed(store, actor, "record.sign", info.case_id),
+        may_amend=completed and policy.allowed(store, actor, "record.amend", info.case_id),
+        questions=questions,
+        history=history,
+    )
+
+
+# --------------------------------------------------------------------------- inbox
+
+
+@dataclass(frozen=True, slots=True)
+class FlagLine:
+    id: int
+    case_code: str
+    session_id: str
+    severity: str
+    severity_label: str
+    raised: str
+    question: str
+    answer: str
+    message: str
+    escalated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpLine:
+    id: int
+    case_code: str
+    text: str
+    due: str
+    overdue: bool
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    flags: list[FlagLine]
+    followups: list[FollowUpLine]
+
+
+def _in(texts: dict[str, str] | None, lang: str) -> str:
+    if not texts:
+        return ""
+    return texts.get(lang) or next(iter(texts.values()), "")
+
+
+def inbox_page(store: Store, actor: Actor, now: datetime, lang: str, tz: tzinfo) -> InboxPage:
+    """Flags on the worker's cases that nobody has acknowledged yet (urgent first), and
+    open follow-ups due today or overdue (oldest first). The policy decides per case
+    (``flag.view``, ``followup.view``); reading them is audited per case."""
+    order = {"urgent": 0, "attention": 1, "warning": 1, "info": 2}
+    flags = sorted(
+        flag_actions.list_flags(store, actor, open_only=True),
+        key=lambda f: (order.get(f.severity, 3), f.raised_at),
+    )
+    today = notify.local_day(now).isoformat()
+    tasks = [
+        t
+        for t in followup_actions.list_followups(store, actor, open_only=True)
+        if t.due_on <= today
+    ]
+    store.audit(
+        actor.person_id,
+        "desk.inbox.view",
+        "person",
+        actor.person_id,
+        flags=len(flags),
+        followups=len(tasks),
+    )
+    return InboxPage(
+        flags=[
+            FlagLine(
+                id=f.id,
+                case_code=f.case_code,
+                session_id=f.session_id,
+                severity=f.severity,
+                severity_label=label(f"severity_{f.severity}", lang)
+                if f.severity in ("urgent", "attention", "info", "warning")
+                else f.severity,
+                raised=format_moment(f.raised_at, lang, tz),
+                question=_in(f.question, lang),
+                answer=_in(f.answer, lang),
+                message=_in(f.message, lang),
+                escalated=f.escalated_to is not None,
+            )
+            for f in flags
+        ],
+        followups=[
+            FollowUpLine(
+                id=t.id,
+                case_code=t.case_code,
+                text=t.text,
+                due=t.due_on,
+                overdue=t.due_on < today,
+                owner=t.owner_name,
+            )
+            for t in tasks
+        ],
+    )
