@@ -11,16 +11,20 @@
    rest are copies of them (answers and scores too) on other cases and dates, made with SQL.
 2. **Pages**, in this process through Starlette's TestClient (so the time includes the test
    client's own ~1 ms), each page a bounded number of times: a worker's caseload (25 cases),
-   a supervisor's caseload (250 cases, by worker), a case page (about 40 sessions, its charts
-   not yet drawn: ``cold``, and again: ``warm``), and a session record. p50 and p95.
-3. **The bot beside the desk**: ``caseflow run`` (bot and desk in one process, one database
-   thread, as ``make run`` with a token) against the fake Bot API server of
+   a supervisor's caseload (250 cases, by worker), a case page (about 40 sessions; the first
+   view of each case, and again), a chart image drawn for the first time, and a session
+   record. p50 and p95.
+3. **The bot beside the desk**: ``caseflow run`` (bot and desk in one process; the bot's
+   database thread also takes the desk's writes, the desk reads on its own read-only
+   connection; as ``make run`` with a token) against the fake Bot API server of
    ``tests/fakebot.py`` in this process. ``--caregivers`` caregivers answer child check-ins
    together at ``--rate`` updates a second (``bench/telegram.py``'s paced run: each waits for
    the bot's reply before the next step) for ``--seconds``; once with nobody at the desk and
-   once while ``--desk-users`` workers browse it over HTTP on loopback (caseload, a case, a
-   record, a pause of 0.5-2 s, again). The bot's step latency (an action to the bot's next
-   message) p50/p95/p99 in each, and the desk's page times under that load.
+   once while ``--desk-users`` workers browse it over HTTP on loopback (the caseload, a case,
+   a record of it, round again, reading each page ``--think`` seconds). The bot's step
+   latency (an action to the bot's next message) p50/p95/p99 in each, and the desk's page
+   times under that load: its own (a Server-Timing header) and as the bench's client saw it
+   (that includes this process's event loop, busy with the fake server and 200 caregivers).
 
 Prints figures; asserts nothing. Every loop is bounded in count or time; the server process
 is stopped (SIGTERM, then SIGKILL) whatever happens; traffic stays on 127.0.0.1.
@@ -400,12 +404,21 @@ class DeskLoad:
 
 
 async def desk_user(
-    base: str, token: str, world: World, worker_index: int, stop: asyncio.Event, load: DeskLoad
+    base: str,
+    token: str,
+    world: World,
+    worker_index: int,
+    stop: asyncio.Event,
+    load: DeskLoad,
+    think: tuple[float, float],
 ) -> None:
+    """One worker at the desk: the caseload, one of their cases, one of its records, and
+    round again, reading each page for ``think`` seconds (a random time in that range)."""
     rnd = random.Random(worker_index)
     mine = [
         code for i, (cid, code) in enumerate(world.cases) if i % len(world.workers) == worker_index
     ]
+    records: list[str] = []
     async with httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False) as client:
         page = await client.get(f"/signin/{token}")
         found = CSRF.search(page.text)
@@ -413,28 +426,30 @@ async def desk_user(
             load.errors.append("no sign-in form")
             return
         await client.post("/signin", data={"token": token, "csrf": found.group(1)})
+        # People do not all click at the same moment: each starts within one reading time.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), rnd.uniform(0, think[1]))
+        step = 0
         while not stop.is_set():
-            for kind, path in (
-                ("caseload", "/caseload"),
-                ("case", f"/cases/{rnd.choice(mine)}"),
-            ):
-                started = time.perf_counter()
-                response = await client.get(path)
-                load.times[kind].append(time.perf_counter() - started)
-                load.server[kind].append(server_time(response))
-                if response.status_code != 200:
-                    load.errors.append(f"{path}: {response.status_code}")
-                if kind == "case":
-                    ids = re.findall(r'href="/records/([0-9a-f-]{36})"', response.text)
-                    if ids:
-                        started = time.perf_counter()
-                        record = await client.get(f"/records/{rnd.choice(ids)}")
-                        load.times["record"].append(time.perf_counter() - started)
-                        load.server["record"].append(server_time(record))
-                        if record.status_code != 200:
-                            load.errors.append(f"record: {record.status_code}")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), rnd.uniform(0.5, 2.0))
+            kind = ("caseload", "case", "record")[step % 3]
+            if kind == "record" and not records:
+                kind = "case"
+            path = {
+                "caseload": "/caseload",
+                "case": f"/cases/{rnd.choice(mine)}",
+                "record": f"/records/{rnd.choice(records) if records else ''}",
+            }[kind]
+            started = time.perf_counter()
+            response = await client.get(path)
+            load.times[kind].append(time.perf_counter() - started)
+            load.server[kind].append(server_time(response))
+            if response.status_code != 200:
+                load.errors.append(f"{path}: {response.status_code}")
+            if kind == "case":
+                records = re.findall(r'href="/records/([0-9a-f-]{36})"', response.text)
+            step += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), rnd.uniform(*think))
 
 
 def _free_port() -> int:
@@ -483,7 +498,9 @@ async def bot_beside_desk(
             if with_desk:
                 tokens = links(world.path, world.workers[: args.desk_users])
                 desk_tasks = [
-                    asyncio.create_task(desk_user(base, tokens[i], world, i, stop, load))
+                    asyncio.create_task(
+                        desk_user(base, tokens[i], world, i, stop, load, args.think_range)
+                    )
                     for i in range(min(args.desk_users, len(tokens)))
                 ]
                 await asyncio.sleep(2)  # every desk user signed in and browsing
@@ -509,10 +526,15 @@ def main() -> int:
     parser.add_argument("--desk-users", type=int, default=20)
     parser.add_argument("--rate", type=float, default=30, help="caregivers' updates/s in all")
     parser.add_argument("--seconds", type=float, default=40, help="length of each paced run")
+    parser.add_argument(
+        "--think", default="2-6", help="seconds a desk user reads a page, a range (2-6)"
+    )
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--skip-bot", action="store_true", help="pages only")
     parser.add_argument("--workdir", help="keep the database and logs here (default: temp)")
     args = parser.parse_args()
+    low, _, high = args.think.partition("-")
+    args.think_range = (float(low), float(high or low))
     bypass_proxies()
     with tempfile.TemporaryDirectory() as temp:
         workdir = Path(args.workdir or temp)
@@ -532,7 +554,8 @@ def main() -> int:
             return 0
         print(
             f"\nThe bot beside the desk: `caseflow run` (one process, one database thread); "
-            f"{args.caregivers} caregivers at {args.rate:g} updates/s for {args.seconds:g} s"
+            f"{args.caregivers} caregivers at {args.rate:g} updates/s for {args.seconds:g} s; "
+            f"desk users read each page {args.think} s"
         )
         alone, _, note_alone = asyncio.run(bot_beside_desk(world, args, False, workdir))
         print(line("bot step latency, nobody at the desk", alone))

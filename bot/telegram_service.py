@@ -1315,12 +1315,12 @@ def _keyboard(
 
     if prompt.kind == "note":
         return ((Button(text("continue", lang), data("k")),),)
-    if prompt.current:
-        value = prompt.current.split(": ", 1)[-1]
-        rows.append((Button(_truncate(text("keep", lang, value=value), 60), data("k")),))
-    elif prompt.last_time:
-        value = prompt.last_time.split(": ", 1)[-1]
-        rows.append((Button(_truncate(text("same", lang, value=value), 60), data("k")),))
+    if prompt.current_value is not None:
+        keep = text("keep", lang, value=prompt.current_value)
+        rows.append((Button(_truncate(keep, 60), data("k")),))
+    elif prompt.last_value is not None:
+        same = text("same", lang, value=prompt.last_value)
+        rows.append((Button(_truncate(same, 60), data("k")),))
     if prompt.type == "multi":
         for i, (_value, label) in enumerate(prompt.options):
             mark = "✓ " if i in checked else ""

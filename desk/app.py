@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from casework.errors import NotFound
 from casework.identity import Actor
 from casework.signin import IDLE_TIMEOUT
-from desk import pages
+from desk import interviews, pages
 from desk.auth import CsrfRefused, DeskSessions, SecurityHeaders, SignInRequired
 from desk.backend import Backend, Busy
 from desk.context import STATIC, Desk
@@ -133,6 +133,7 @@ def build_app(
     ]
     routes.append(Mount("/static", StaticFiles(directory=str(STATIC)), name="static"))
     routes.extend(extra_routes)
+    routes.extend(interviews.routes(desk, backend, clock))  # desk/interviews.py
     app = Starlette(
         routes=routes,
         middleware=[

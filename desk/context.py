@@ -127,7 +127,7 @@ class Desk:
     ) -> Desk:
         registry = registry or FlowRegistry()
         renderer = Renderer(
-            backend.store,
+            backend.reader,  # records are read on the read-only connection
             registry=registry,
             templates=templates,
             tz=tz,
@@ -155,6 +155,16 @@ class Desk:
             record_css=renderer.stylesheet(),
             charts=Charts(),
         )
+
+    def warm(self) -> None:
+        """Do before serving what the first pages would otherwise do while people wait:
+        read and compile every flow file (for the forms' lists), compile the templates."""
+        from desk.views import flow_choices
+
+        for lang in i18n.LANGUAGES:
+            flow_choices(self.registry, lang, {"caregiver", "client", "worker", "anyone"})
+        for name in self.env.list_templates(extensions=["j2"]):
+            self.env.get_template(name)
 
     def lang(self, request: Request, actor: Actor | None = None) -> str:
         if actor is not None:

@@ -77,7 +77,7 @@ SECURITY_HEADERS = {
 
 
 class StoreRunner(Protocol):
-    """Runs ``fn(store)`` on the thread that owns the database (``desk.store_thread``)."""
+    """Runs ``fn(store)`` on the thread that owns the database: ``Backend.run``."""
 
     def __call__(self, fn: Callable[[Store], T], /) -> Awaitable[T]: ...
 

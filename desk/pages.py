@@ -167,7 +167,7 @@ async def caseload(request: Request, *, error: str | None = None, filled: Any = 
     sort = request.query_params.get("sort", "code")
     sort = sort if sort in SORTS else "code"
     descending = request.query_params.get("dir") == "desc"
-    data = await desk.backend.run(
+    data = await desk.backend.read(
         views.caseload_page, desk.registry, actor, desk.clock(), query, lang
     )
     rows = _sort(data.rows, sort, descending)
@@ -257,7 +257,7 @@ async def _case_response(
     actor = actor_of(request)
     lang = desk.lang(request, actor)
     code = request.path_params["code"]
-    data = await desk.backend.run(
+    data = await desk.backend.read(
         views.case_page, desk.registry, actor, code, desk.clock(), lang, desk.tz
     )
     charts, trends = _case_charts(desk, data)
@@ -326,7 +326,7 @@ async def chart(request: Request) -> Response:
     found = desk.charts.get(key)
     if found is None:
         raise NotFound("chart")
-    case = await desk.backend.run(_viewable, actor, request.path_params["code"])
+    case = await desk.backend.read(_viewable, actor, request.path_params["code"])
     if case.id != found.case_id:
         raise NotFound("chart")
     svg = await anyio.to_thread.run_sync(desk.charts.svg, key, found)
@@ -472,7 +472,7 @@ async def export_summary(request: Request) -> Response:
     actor = actor_of(request)
     lang = desk.lang(request, actor)
     code = request.path_params["code"]
-    html, name = await desk.backend.run(_summary, desk, actor, code, lang)
+    html, name = await desk.backend.read(_summary, desk, actor, code, lang)
     return Response(
         html,
         media_type="text/html; charset=utf-8",
@@ -496,7 +496,7 @@ async def export_tables(request: Request) -> Response:
     actor = actor_of(request)
     lang = desk.lang(request, actor)
     code = request.path_params["code"]
-    data, name = await desk.backend.run(_tables, desk, actor, code, lang)
+    data, name = await desk.backend.read(_tables, desk, actor, code, lang)
     return Response(
         data,
         media_type="application/zip",
@@ -538,7 +538,7 @@ async def _record_response(
     actor = actor_of(request)
     lang = desk.lang(request, actor)
     sid = request.path_params["session_id"]
-    data = await desk.backend.run(views.record_page, desk.renderer, actor, sid, lang, desk.tz)
+    data = await desk.backend.read(views.record_page, desk.renderer, actor, sid, lang, desk.tz)
     return await desk.page(
         request,
         "record.html.j2",
@@ -601,7 +601,7 @@ async def inbox(request: Request, *, status: int = 200, error: str | None = None
     desk = _desk(request)
     actor = actor_of(request)
     lang = desk.lang(request, actor)
-    data = await desk.backend.run(views.inbox_page, actor, desk.clock(), lang, desk.tz)
+    data = await desk.backend.read(views.inbox_page, actor, desk.clock(), lang, desk.tz)
     return await desk.page(
         request,
         "inbox.html.j2",

@@ -82,6 +82,13 @@ def _config(app: object, host: str, port: int) -> uvicorn.Config:
     )
 
 
+# The sqlite3 module lets go of the GIL for every row it steps through, and takes it back
+# after; with other threads busy in Python (the bot's updates, pages being rendered), each
+# take-back can wait a whole switch interval (5 ms by default), so a page that reads a
+# thousand rows could wait seconds. Handing the GIL over sooner keeps that wait short.
+SWITCH_INTERVAL = 0.0005
+
+
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -133,6 +140,8 @@ async def _serve(
         bot_username=bot_username,
         templates=templates,
     )
+    await asyncio.to_thread(app.state.desk.warm)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     server = _Server(_config(app, host, port))
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():

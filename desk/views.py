@@ -10,6 +10,7 @@ and the forms' choices.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -75,17 +76,34 @@ class FlowChoice:
     respondent: str
 
 
-def flow_choices(registry: FlowRegistry, lang: str, respondents: set[str]) -> list[FlowChoice]:
-    """The installation's flows answered by ``respondents``, by title."""
+# Listing the installation's flows reads every flow file's metadata: kept for a while, so a
+# page does not do it each time (a flow file added shows up within this many seconds).
+FLOW_LIST_SECONDS = 30.0
+_FLOW_LISTS: dict[tuple[int, str], tuple[float, list[FlowChoice]]] = {}
+
+
+def _all_flows(registry: FlowRegistry, lang: str) -> list[FlowChoice]:
+    key = (id(registry), lang)
+    now = time.monotonic()
+    cached = _FLOW_LISTS.get(key)
+    if cached is not None and now - cached[0] < FLOW_LIST_SECONDS:
+        return cached[1]
     out = []
     for path in registry.available():
         try:
             flow = registry.current(path.stem).engine.flow
         except Exception:  # a broken flow file is reported by `caseflow flows validate`
             flow = None
-        if flow is not None and flow.respondent in respondents:
+        if flow is not None:
             out.append(FlowChoice(flow.id, flow.text(flow.title, lang), flow.respondent))
-    return sorted(out, key=lambda f: f.title)
+    out.sort(key=lambda f: f.title)
+    _FLOW_LISTS[key] = (now, out)
+    return out
+
+
+def flow_choices(registry: FlowRegistry, lang: str, respondents: set[str]) -> list[FlowChoice]:
+    """The installation's flows answered by ``respondents``, by title."""
+    return [f for f in _all_flows(registry, lang) if f.respondent in respondents]
 
 
 def caseload_page(
@@ -363,11 +381,11 @@ def case_page(
 
 
 def _flow_title(registry: FlowRegistry, flow_id: str, lang: str) -> str:
-    try:
-        flow = registry.current(flow_id).engine.flow
-    except Exception:  # a flow file removed since: its id still names it
-        return flow_id
-    return flow.text(flow.title, lang)
+    """A flow's title as its file says now; its id when the file has gone since."""
+    for flow in _all_flows(registry, lang):
+        if flow.id == flow_id:
+            return flow.title
+    return flow_id
 
 
 # --------------------------------------------------------------------------- record page

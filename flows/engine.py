@@ -161,6 +161,10 @@ class Prompt:
     stage_intro: str | None = None
     last_time: str | None = None
     current: str | None = None
+    # The answers themselves, as the respondent would read them (for a button's label; the
+    # sentences above wrap them in words, with the language's own punctuation).
+    last_value: str | None = None
+    current_value: str | None = None
     commands: tuple[str, ...] = ()
     review: tuple[ReviewLine, ...] = ()
     quick_dates: tuple[tuple[str, str], ...] = ()  # (what to send, label): ("today", "今天")
@@ -883,6 +887,8 @@ class Engine:
         item = self.item(s, q)
         last = s.previous.get(q.id) if item.carry_forward else None
         current = s.value(q.id)
+        current_value = None if current is None else answer_types.display(item, current, lang)
+        last_value = None if last is None else answer_types.display(item, last, lang)
         help_render = q.help.get(lang)
         intro_render = self.compiled.intros[q.stage.id].get(lang) if first_of_stage else None
         return Prompt(
@@ -900,12 +906,12 @@ class Engine:
             stage_id=q.stage.id,
             stage_title=self.flow.text(q.stage.title, lang),
             stage_intro=intro_render(context) if intro_render else None,
-            last_time=say("last_time", lang, value=answer_types.display(item, last, lang))
-            if last is not None
+            last_time=say("last_time", lang, value=last_value) if last_value is not None else None,
+            current=say("current_answer", lang, value=current_value)
+            if current_value is not None
             else None,
-            current=say("current_answer", lang, value=answer_types.display(item, current, lang))
-            if current is not None
-            else None,
+            last_value=last_value,
+            current_value=current_value,
             commands=commands,
             quick_dates=tuple(answer_types.quick_dates(item, lang)),
             exclusive=tuple(answer_types.exclusive(item)),

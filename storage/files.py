@@ -114,11 +114,18 @@ def private_database(path: str | Path) -> None:
     """
     database = Path(path)
     private_dir(database.parent)
-    fd = os.open(database, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-    finally:
-        os.close(fd)
+    if database.exists():
+        # Never open and close an existing database file here: closing any descriptor of a
+        # file drops every POSIX lock this process holds on it, including the locks of a
+        # connection already open (the bot's, when the desk opens its reader), and another
+        # process could then write under it. chmod touches no lock.
+        os.chmod(database, FILE_MODE)
+    else:
+        fd = os.open(database, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            os.fchmod(fd, FILE_MODE)
+        finally:
+            os.close(fd)
     for suffix in SQLITE_COMPANIONS:
         with suppress(FileNotFoundError):
             os.chmod(f"{database}{suffix}", FILE_MODE)

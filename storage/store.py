@@ -136,6 +136,10 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def query_only(self) -> None:
+        """Refuse every write on this connection from now on (a reader's connection)."""
+        self.db.execute("PRAGMA query_only = ON")
+
     @contextmanager
     def atomic(self) -> Iterator[None]:
         with self.db.atomic():

@@ -32,8 +32,8 @@ def is_locked(exc: BaseException) -> bool:
 class DatabaseThread:
     """Runs functions on the one thread that owns the database connection."""
 
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caseflow-db")
+    def __init__(self, name: str = "caseflow-db") -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -72,3 +72,30 @@ def test_a_busy_database_shows_a_page_that_says_nothing_was_changed(desk, monkey
     response = browser.get("/caseload")
     assert response.status_code == 503
     assert "nothing was changed" in response.text
+
+
+async def test_pages_read_on_a_read_only_connection_and_their_audit_rows_are_written(desk):
+    backend = desk.backend
+
+    def read_and_try_to_write(store):
+        store.audit(desk.team.worker, "desk.test.view", "case", 1, 1)
+        assert threading.current_thread().name.startswith("caseflow-db-read")
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            store.db.execute("UPDATE people SET lang = 'zh'")
+        return store.case_by_code("LBC-07").code
+
+    assert await backend.read(read_and_try_to_write) == "LBC-07"
+    assert [r["actor_id"] for r in desk.audit("desk.test.view")] == [desk.team.worker]
+
+
+async def test_a_refusal_in_a_read_is_still_audited(desk):
+    from casework.cases import case_for
+    from casework.errors import NotFound
+
+    with pytest.raises(NotFound):
+        await desk.backend.read(case_for, desk.team.worker, "EL-02", "case.view")
+    refused = desk.audit("access.refused")
+    assert [(r["actor_id"], r["case_id"]) for r in refused][-1] == (
+        desk.team.worker,
+        desk.team.other_case.id,
+    )

@@ -27,7 +27,7 @@ import pytest
 from casework import schedules as schedule_actions
 from casework import weblinks
 from desk import respond
-from desk.store_thread import StoreThread
+from desk.backend import Backend
 from flows.recurrence import Recurrence
 from flows.registry import FlowRegistry
 from storage.schedules import Schedules
@@ -72,12 +72,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path) -> Iterator[tuple[str, str, StoreThread, dict[str, int]]]:
+def served(tmp_path) -> Iterator[tuple[str, str, Backend, dict[str, int]]]:
     """The respondent pages on uvicorn, and Grandma Li's link to a check-in due now."""
     import uvicorn
     from starlette.applications import Starlette
 
-    runner = StoreThread(lambda: Store.open(tmp_path / "phone.db"))
+    backend = Backend.open(tmp_path / "phone.db")
 
     def setup(store: Store) -> tuple[str, dict[str, int]]:
         worker = store.add_person("王芳", "worker", lang="zh")
@@ -96,9 +96,11 @@ def served(tmp_path) -> Iterator[tuple[str, str, StoreThread, dict[str, int]]]:
         token = weblinks.create(store, worker, case, granny.person_id, DUE).token
         return token, {"case": case.id, "granny": granny.person_id, "schedule": schedule.id}
 
-    token, ids = runner.run_sync(setup)
+    token, ids = backend.db.call(lambda: setup(backend.store))
     app = Starlette(
-        routes=respond.routes(runner, FlowRegistry(), clock=lambda: DUE + timedelta(minutes=20))
+        routes=respond.routes(
+            backend.run, FlowRegistry(), clock=lambda: DUE + timedelta(minutes=20)
+        )
     )
     respond.install_log_redaction()
     port = _free_port()
@@ -114,11 +116,11 @@ def served(tmp_path) -> Iterator[tuple[str, str, StoreThread, dict[str, int]]]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", token, runner, ids
+        yield f"http://127.0.0.1:{port}", token, backend, ids
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        runner.close()
+        backend.close()
 
 
 @pytest.fixture
@@ -191,7 +193,7 @@ def _question(driver) -> str:
 
 
 def test_a_grandmother_answers_her_check_in_on_a_phone_in_chinese(served, phone, caplog):
-    base, token, runner, ids = served
+    base, token, backend, ids = served
     caplog.set_level(logging.INFO, logger="uvicorn.access")
     phone.get(f"{base}/r/{token}")
     assert phone.execute_script("return document.documentElement.lang") == "zh-CN"
@@ -266,7 +268,7 @@ def test_a_grandmother_answers_her_check_in_on_a_phone_in_chinese(served, phone,
         events = [e["kind"] for e in Schedules(store).events(ids["schedule"], DUE)]
         return session["status"], answers, events
 
-    status, answers, events = runner.run_sync(stored)
+    status, answers, events = backend.db.call(lambda: stored(backend.store))
     assert status == "completed"
     assert answers == {
         "mood": 5,

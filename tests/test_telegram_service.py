@@ -402,3 +402,20 @@ def test_ticking_nobody_clears_the_others_and_ticking_another_clears_nobody(serv
     assert ticked(elder.tap("Nobody", checked=(0, 2))) == ["Nobody"]
     assert ticked(elder.tap("My children", checked=(5,))) == ["My children"]
     assert ticked(elder.tap("Neighbours", checked=(0,))) == ["My children", "Neighbours"]
+
+
+def test_the_keep_button_shows_only_the_answer_in_chinese(service, caregiver):
+    caregiver.say("/language")
+    caregiver.tap("中文")
+    caregiver.say("/checkin")
+    caregiver.tap("🙂")
+    outs = caregiver.say("/back")
+    labels = [
+        b.text
+        for o in outs
+        if isinstance(o, Send) and o.keyboard
+        for row in o.keyboard
+        for b in row
+    ]
+    (keep,) = [label for label in labels if label.startswith("✓")]
+    assert keep == "✓ 保持：4 🙂"

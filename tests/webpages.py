@@ -2,7 +2,7 @@
 page, press a button (its form is posted with its hidden fields), follow the redirect.
 
 ``Web`` serves the respondent and interview routes from a database file on their own
-thread (as in production), on a clock the test controls; ``Web.db(fn)`` runs ``fn(store)``
+thread (the desk's ``Backend``, as in production), on a clock the test controls; ``Web.db(fn)`` runs ``fn(store)``
 on that thread, for setting up and for looking at what was stored.
 """
 
@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from desk import interview_pages, respond
-from desk.store_thread import StoreThread
+from desk.backend import Backend
 from flows.registry import FlowRegistry
 from storage.store import Store
 
@@ -226,7 +226,8 @@ class Web:
         self.db_path = db_path
         self.clock = clock
         self.registry = registry or FlowRegistry()
-        self.runner = StoreThread(lambda: Store.open(db_path))
+        self.backend = Backend.open(db_path)
+        self.runner = self.backend.run
 
         def signed_in(request: Request) -> int | None:
             who = request.headers.get("x-test-person", "")
@@ -258,7 +259,7 @@ class Web:
         self.person: int | None = None
 
     def db(self, fn: Callable[[Store], Any]) -> Any:
-        return self.runner.run_sync(fn)
+        return self.backend.db.call(lambda: fn(self.backend.store))
 
     def _headers(self) -> dict[str, str]:
         return {"x-test-person": str(self.person)} if self.person is not None else {}
@@ -272,4 +273,4 @@ class Web:
 
     def close(self) -> None:
         self.client.close()
-        self.runner.close()
+        self.backend.close()
