@@ -17,7 +17,7 @@ from casework.cases import case_for, open_case
 from casework.errors import Invalid, NotAllowed
 from casework.errors import NotFound as CaseworkNotFound
 from casework.identity import WORKER_ROLES, os_login
-from casework.interviews import Interviews, NotOnCase
+from casework.interviews import CaseIsClosed, Interviews, NotOnCase
 from flows.load import bundled_flow_paths, load_flow
 from flows.problems import FlowError
 from flows.registry import FlowRegistry
@@ -65,12 +65,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
         except NotOnCase:
             print(f"caseflow: you may not answer {args.flow} on case {code}.", file=sys.stderr)
             return NOT_ALLOWED
+        except CaseIsClosed:
+            print(
+                f"caseflow: case {code} is closed; it takes only a follow-up"
+                f" (caseflow chat followup_visit --case {code}), or reopen it with"
+                f" caseflow case reopen {code} --reason TEXT.",
+                file=sys.stderr,
+            )
+            return 1
         except FileNotFoundError:
             print(f"caseflow: no flow {args.flow!r} (see `caseflow flows list`).", file=sys.stderr)
             return 2
         except (FlowError, FlowVersionConflict) as exc:
             print(f"caseflow: {exc}", file=sys.stderr)
             return 2
+        for warning in opened.warnings:
+            print(f"caseflow: {warning}", file=sys.stderr)
         return run_console(interviews, opened, person_id, str(Path(args.db).resolve()))
     finally:
         store.close()
@@ -446,8 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="*", help="flow files (default: the bundled flows)")
     validate.set_defaults(func=cmd_flows_validate)
 
-    from bot import cli_flags, cli_records, cli_scales, cli_schedules, cli_weblinks
+    from bot import cli_case, cli_flags, cli_records, cli_scales, cli_schedules, cli_weblinks
 
+    cli_case.register(sub)
     cli_scales.register(sub)
     cli_schedules.register(sub)
     cli_records.register(sub)

@@ -161,7 +161,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
         if not _allowed(store, info.case_id, who, store.case(info.case_id).code, "record.sign"):
             return NOT_ALLOWED
         try:
-            signed_at = records.sign(sid, who.person_id)
+            signed_at = records.sign(sid, who.person_id, comment=args.comment)
         except RecordError as exc:
             _say(f"{exc}.")
             return 1
@@ -285,6 +285,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "account; a worker on the case or their supervisor can sign.",
     )
     sign.add_argument("session", help="session id (or its first 8 characters)")
+    sign.add_argument(
+        "--comment",
+        default=None,
+        help="the supervisor's comment (督导意见), shown with the sign-off on the record",
+    )
     _common(sign)
     sign.set_defaults(func=cmd_sign)
 

@@ -32,7 +32,7 @@ from casework import identity, policy, signin
 from casework import records as record_actions
 from casework import schedules as schedule_actions
 from casework.errors import CaseworkError, Invalid, NotAllowed, NotFound
-from casework.interviews import InterviewError, Interviews
+from casework.interviews import CaseIsClosed, InterviewError, Interviews
 from flows.answers import QUICK_DATES, options
 from flows.compile import REVIEW
 from flows.engine import Engine, Prompt, Reply, Session, Turn, Voice
@@ -149,6 +149,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "not_allowed": {
         "en": "Sorry, only social workers can do that.",
         "zh": "抱歉，这项操作只有社工才能做。",
+    },
+    "case_closed": {
+        "en": "Case {code} is closed, so there is nothing to fill in for it now. "
+        "Thank you. If you need the social worker, please contact them directly.",
+        "zh": "个案 {code} 已经结案，现在不需要再填写了，谢谢您。"
+        "如果需要社工帮忙，请直接联系社工。",
     },
     "no_case": {
         "en": "I can't find case {code} among your cases. Send /cases to see them.",
@@ -983,11 +989,14 @@ class TelegramService:
             outs.append(Send(inc.chat_id, text("paused_other", lang, flow=current["flow_id"])))
         try:
             opened = self.interviews.open(flow, case, pid, CHANNEL, lang=lang)
+        except CaseIsClosed:
+            return [*outs, Send(inc.chat_id, text("case_closed", lang, code=case.code))]
         except InterviewError:
             return [*outs, Send(inc.chat_id, text("not_allowed", lang))]
         except FileNotFoundError:
             flows = ", ".join(p.stem for p in self.interviews.registry.available())
             return [*outs, Send(inc.chat_id, text("no_flow", lang, flow=flow, flows=flows))]
+        outs += [Send(inc.chat_id, warning) for warning in opened.warnings]
         number = self.store.session_number(opened.session.id)
         return outs + self._render(inc, opened.session, number, opened.turn, opened.engine, None)
 
@@ -1108,7 +1117,7 @@ class TelegramService:
             return [Send(inc.chat_id, text("button_dead", lang)), *self._current(inc, person)]
         if kind == "m" and token == session.state and arg.isdecimal():
             return self._toggle(inc, engine, session, int(arg))
-        reply = _button_reply(kind, arg, token, engine, inc.checked)
+        reply = _button_reply(kind, arg, token, engine, session, inc.checked)
         if reply is None:
             return [Send(inc.chat_id, text("button_dead", lang)), *self._current(inc, person)]
         return self._reply(inc, pid, session_id, reply, inc.message_id)
@@ -1222,14 +1231,14 @@ def _question_id(engine: Engine, index: int) -> str | None:
 
 
 def _button_reply(
-    kind: str, arg: str, token: str, engine: Engine, checked: tuple[int, ...]
+    kind: str, arg: str, token: str, engine: Engine, session: Session, checked: tuple[int, ...]
 ) -> Reply | None:
     """The reply a button stands for; None for data no button of ours carries."""
     if kind == "o" and arg.isdecimal():
         question = engine.compiled.by_id.get(token)
         if question is None:
             return Reply(choice=arg, token=token)
-        values = [value for value, _ in options(question.item, "en")]
+        values = [value for value, _ in options(engine.item(session, question), "en")]
         index = int(arg)
         if index >= len(values):
             return None
@@ -1238,7 +1247,7 @@ def _button_reply(
         question = engine.compiled.by_id.get(token)
         if question is None:
             return None
-        values = [value for value, _ in options(question.item, "en")]
+        values = [value for value, _ in options(engine.item(session, question), "en")]
         chosen = [values[i] for i in sorted(checked) if 0 <= i < len(values)]
         return Reply(choice=chosen, token=token) if chosen else Reply(text="", token=token)
     if kind == "t" and arg in QUICK_DATES:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from casework import policy
 from flows.engine import Engine, Reply, Session, Turn
+from flows.messages import say
 from flows.registry import FlowRegistry
 from storage.store import Case, NotFound, Store
 
@@ -66,12 +67,19 @@ class NotYourSession(InterviewError):
     """The session belongs to someone else."""
 
 
+class CaseIsClosed(InterviewError):
+    """The case is closed: it takes only a follow-up (a flow whose purpose is follow_up)."""
+
+
 @dataclass
 class Opened:
     session: Session
     turn: Turn
     engine: Engine
     resumed: bool
+    warnings: list[str] = field(default_factory=list)
+    """Things the worker should know before going on (a scale meant for adults on a
+    child's case, say), in the session's language."""
 
 
 class Interviews:
@@ -122,21 +130,25 @@ class Interviews:
         if not may_open(self.store, person_id, case.id, flow.respondent):
             self.store.audit_refusal(person_id, "interview.open", "case", case.id, case.id)
             raise NotOnCase(case.code)
+        if case.status == "closed" and flow.purpose != "follow_up":
+            self.store.audit(person_id, "case.closed.refused", "case", case.id, case.id)
+            raise CaseIsClosed(case.code)
         existing = self.store.open_session_id(case.id, flow.id, person_id)
         if existing:
             # Whichever channel it started on: a session resumes wherever its person is.
-            session = self.store.load_session(existing, case.facts)
+            session = self.store.load_session(existing, case.flow_facts)
             engine = self.engine_for(session)
             turn = engine.resume(session, self.now())
             with self.store.atomic():
                 self.store.apply(session, turn, person_id, case.id)
                 self.store.set_last_channel(session.id, channel)
             self._keep(session, case.id, person_id)
-            return Opened(session, turn, engine, resumed=True)
+            warnings = self.warnings(engine, case, person_id, session.lang)
+            return Opened(session, turn, engine, resumed=True, warnings=warnings)
         engine = loaded.engine
         self.store.remember_flow(flow.id, flow.version, loaded.source)
         previous = self.store.previous_answers(case.id, flow.id, person_id)
-        session = engine.new_session(str(uuid.uuid4()), lang, case.facts, previous)
+        session = engine.new_session(str(uuid.uuid4()), lang, case.flow_facts, previous)
         turn = engine.start(session, self.now())
         with self.store.atomic():
             self.store.create_session(
@@ -148,7 +160,24 @@ class Interviews:
             )
             self.store.apply(session, turn, person_id, case.id)
         self._keep(session, case.id, person_id)
-        return Opened(session, turn, engine, resumed=False)
+        warnings = self.warnings(engine, case, person_id, session.lang)
+        return Opened(session, turn, engine, resumed=False, warnings=warnings)
+
+    def warnings(self, engine: Engine, case: Case, person_id: int, lang: str) -> list[str]:
+        """What the person should hear before going on: a self-report scale made for other
+        ages than the client's (an adult screener on a child's case). A caregiver answering
+        a self-report scale answers about themselves, so their case is not checked."""
+        age = case.flow_facts.get("age")
+        if not isinstance(age, int) or "caregiver" in self.store.case_relations(case.id, person_id):
+            return []
+        out = []
+        for instrument in engine.compiled.instruments.values():
+            if instrument.respondent != "self" or instrument.suits_age(age):
+                continue
+            name = instrument.text(instrument.short_name, lang)
+            ages = instrument.ages.text() if instrument.ages else ""
+            out.append(say("instrument_age", lang, instrument=name, ages=ages, age=age))
+        return out
 
     def session(self, session_id: str, person_id: int) -> tuple[Session, int]:
         """The person's session as it is now on disk (a copy in memory is used while no

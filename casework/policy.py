@@ -54,7 +54,11 @@ RULES: dict[str, Rule] = {
     # the case and its people
     "case.view": is_staff_on_case,
     "case.edit": is_worker_on_case,
-    "case.close": is_worker_on_case,
+    "case.close": is_worker_on_case,  # and reopening, with a reason
+    # the case file
+    "case.profile.edit": is_worker_on_case,
+    "consent.record": is_worker_on_case,
+    "plan.edit": is_worker_on_case,
     "member.invite": is_worker_on_case,
     "member.link": is_worker_on_case,
     # interviews

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 from casework import policy
 from casework.errors import Invalid, NotAllowed, NotFound
 from casework.identity import Actor
 from flows import answers as answer_types
-from flows.engine import StageScore
 from flows.registry import FlowRegistry
 from storage.records import RecordError, Records
 from storage.store import NotFound as StoreNotFound
@@ -85,31 +83,25 @@ def amend_answer(
     if question is None or not question.answerable:
         raise StoreNotFound(f"{flow_id} v{version} has no question {question_id!r}")
     lang = str(row["lang"])
-    parsed = answer_types.parse(question.item, text, lang, datetime.now(UTC).date())
+    session = store.load_session(session_id)
+    item = engine.item(session, question)  # a choice among the case's goals gets them
+    parsed = answer_types.parse(item, text, lang, datetime.now(UTC).date())
     if isinstance(parsed, answer_types.Rejected):
-        choices = answer_types.options(question.item, lang)
-        keys = answer_types.keys(question.item)
+        choices = answer_types.options(item, lang)
+        keys = answer_types.keys(item)
         listed = "; ".join(f"{k} = {label}" for k, (_, label) in zip(keys, choices, strict=False))
         raise InvalidAnswer(f"{parsed.message} ({listed})" if listed else parsed.message)
     value = parsed.value
-    display = answer_types.display(question.item, value, lang)
-    score = None
-    if question.instrument:
-        from flows.scoring import score as score_answers
-
-        instrument = engine.compiled.instruments[question.instrument]
-        current = {a["question_id"]: a for a in store.current_answers(session_id)}
-        values: dict[str, Any] = {
-            q.id: json.loads(current[q.id]["value"])
-            for q in engine.questions
-            if q.instrument == question.instrument
-            and q.id in current
-            and current[q.id]["status"] == "answered"
-        }
-        values[question_id] = value
-        result = score_answers(instrument, values).to_dict()
-        score = StageScore(question.stage.id, instrument.id, instrument.version, result)
-    return records.amend(session_id, question_id, value, display, reason, person_id, score=score)
+    display = answer_types.display(item, value, lang)
+    recorded = session.answers.get(question_id)
+    if recorded is not None and recorded.status != "withdrawn":
+        # Score, and read the case-file facts, from the answers as they will be.
+        recorded.value, recorded.status = value, "answered"
+    scores = engine.rescore(session, question_id)
+    outcome = engine.outcome(session) if row["status"] == "completed" else None
+    return records.amend(
+        session_id, question_id, value, display, reason, person_id, score=scores, outcome=outcome
+    )
 
 
 def sign_off(store: Store, actor: Actor | int, session_id: str, comment: str | None = None) -> str:

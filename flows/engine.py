@@ -47,6 +47,15 @@ from flows.model import (
     TextItem,
     YesNoItem,
 )
+from flows.outcome import (
+    Outcome,
+    goal_options,
+    resolve_options,
+    score_items,
+    score_ratings,
+    score_stage_id,
+    session_outcome,
+)
 from flows.recurrence import local_date
 
 log = logging.getLogger(__name__)
@@ -235,6 +244,8 @@ class Turn:
     changes: list[Change] = field(default_factory=list)
     scores: list[StageScore] = field(default_factory=list)
     accepted: str | None = None
+    outcome: Outcome | None = None
+    """Set when the session completes: what it sets in the case file (``flows.outcome``)."""
     flags_raised: list[RaisedFlag] = field(default_factory=list)
     flags_withdrawn: list[str] = field(default_factory=list)  # flag ids
     followups: list[FollowUp] = field(default_factory=list)
@@ -243,12 +254,16 @@ class Turn:
 class _Labels(Mapping[str, str]):
     """Answers as the respondent saw them, for piping: computed only when a text asks."""
 
-    def __init__(self, values: dict[str, Any], engine: Engine, lang: str) -> None:
-        self._values, self._engine, self._lang = values, engine, lang
+    def __init__(
+        self, values: dict[str, Any], engine: Engine, session: Session, lang: str | None = None
+    ) -> None:
+        self._values, self._engine, self._session = values, engine, session
+        self._lang = lang or session.lang
 
     def __getitem__(self, key: str) -> str:
         question = self._engine.compiled.by_id[key]
-        return answer_types.display(question.item, self._values[key], self._lang)
+        item = self._engine.item(self._session, question)
+        return answer_types.display(item, self._values[key], self._lang)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
@@ -291,6 +306,12 @@ class Engine:
             )
             for q in self.questions
         }
+        self._scored = [(score, score_items(score)) for score in self.flow.scores]
+
+    def item(self, s: Session, q: Question) -> answer_types.AnyItem:
+        """The question's item for this session: a choice that takes its options from the
+        case (``options_from: case.goals``) gets them from the session's case facts."""
+        return resolve_options(q.item, s.facts, self.flow.languages)
 
     # -- public -------------------------------------------------------------------------
 
@@ -424,7 +445,12 @@ class Engine:
                 return self._turn(s, applicable, error=say("required", lang))
             self._move(s, "submit", None, now)
             followups = self._followups(s, applicable)
-            return Turn(status="completed", notices=[say("completed", lang)], followups=followups)
+            return Turn(
+                status="completed",
+                notices=[say("completed", lang)],
+                outcome=self.outcome(s),
+                followups=followups,
+            )
         if name == "pause":
             s.resume_state = s.state
             self._move(s, "pause", None, now)
@@ -469,7 +495,7 @@ class Engine:
         return Turn(status="cancelled", notices=[say("cancelled", s.lang)])
 
     def _answer(self, s: Session, q: Question, reply: Reply, now: datetime) -> Turn:
-        lang, item = s.lang, q.item
+        lang, item = s.lang, self.item(s, q)
         if isinstance(item, NoteItem):
             applicable = self._walk(s)
             self._move(s, "answer", self._next_after(s, q.index, applicable), now)
@@ -529,7 +555,7 @@ class Engine:
             for f in raised
             if f.respondent_message
         ]
-        turn.accepted = answer_types.display(q.item, s.value(q.id), s.lang)
+        turn.accepted = answer_types.display(self.item(s, q), s.value(q.id), s.lang)
         return turn
 
     # -- flags and follow-ups -----------------------------------------------------------
@@ -597,7 +623,10 @@ class Engine:
                 lang: q.item.label(lang) if q.item.short else self._text_in(q, lang, contexts[lang])
                 for lang in languages
             },
-            answer={lang: answer_types.display(q.item, recorded.value, lang) for lang in languages},
+            answer={
+                lang: answer_types.display(self.item(s, q), recorded.value, lang)
+                for lang in languages
+            },
             source=flag.source,
             raised_at=now,
         )
@@ -605,7 +634,7 @@ class Engine:
     def _context_in(self, s: Session, values: dict[str, Any], lang: str) -> dict[str, Any]:
         return {
             "answers": values,
-            "labels": _Labels(values, self, lang),
+            "labels": _Labels(values, self, s, lang),
             "case": s.facts,
             "last": s.previous,
         }
@@ -651,7 +680,7 @@ class Engine:
         revision = old.revision + 1 if old else 1
         shown_at = s.shown_at
         s.answers[q.id] = Recorded(value, status, revision, shown_at, now)
-        display = answer_types.display(q.item, value, s.lang)
+        display = answer_types.display(self.item(s, q), value, s.lang)
         return [Change(q.id, q.stage.id, q.parent, revision, status, value, display, shown_at, now)]
 
     def _withdraw(self, s: Session, applicable: list[Question], now: datetime) -> list[Change]:
@@ -684,7 +713,35 @@ class Engine:
                 log.error("scoring %s failed: %s", instrument_id, type(exc).__name__)
                 continue
             out.append(StageScore(questions[0].stage.id, instrument_id, instrument.version, result))
+        changed = {c.question_id for c in changes}
+        live = {q.id for q in applicable}
+        for flow_score, items in self._scored:
+            if not changed & items:
+                continue
+            asked = items & live
+            if not asked or not all(s.resolved(i) for i in asked):
+                continue
+            values = {i: s.value(i) for i in asked if s.value(i) is not None}
+            if not values:
+                continue
+            result = score_ratings(flow_score, self.flow, values)
+            out.append(
+                StageScore(score_stage_id(flow_score.id), flow_score.id, self.flow.version, result)
+            )
         return out
+
+    def rescore(self, s: Session, question_id: str) -> list[StageScore]:
+        """The scores ``question_id`` counts towards, from the session's current answers: an
+        instrument stage, or a flow's own ratings (used after an answer is amended)."""
+        q = self.compiled.by_id[question_id]
+        value = s.value(question_id)
+        touched = Change(question_id, q.stage.id, q.parent, 0, "answered", value, "", None, _now())
+        return self._scores(s, [touched], self._walk(s))
+
+    def outcome(self, s: Session) -> Outcome | None:
+        """What the session sets in the case file, from its current answers."""
+        values = {qid: r.value for qid, r in s.answers.items() if r.status == "answered"}
+        return session_outcome(self.flow, values)
 
     def _move(self, s: Session, trigger: str, target: str | None, now: datetime) -> None:
         before = s.state
@@ -705,7 +762,7 @@ class Engine:
         values = values if values is not None else {}
         return {
             "answers": values,
-            "labels": _Labels(values, self, s.lang),
+            "labels": _Labels(values, self, s),
             "case": s.facts,
             "last": s.previous,
         }
@@ -716,12 +773,19 @@ class Engine:
         scope = Scope(self.context(s, values))
         out = []
         for q in self.questions:
-            if all(condition.test(scope) for condition in q.conditions):
+            if self._offered(s, q) and all(condition.test(scope) for condition in q.conditions):
                 out.append(q)
                 value = s.value(q.id)
                 if value is not None:
                     values[q.id] = value
         return out
+
+    def _offered(self, s: Session, q: Question) -> bool:
+        """A choice among the case's goals is not asked on a case that has none."""
+        item = q.item
+        if isinstance(item, ChoiceItem | MultiItem) and item.options_from == "case.goals":
+            return bool(goal_options(s.facts, self.flow.languages))
+        return True
 
     def _next_after(
         self, s: Session, index: int, applicable: list[Question], *, unresolved_only: bool = False
@@ -758,7 +822,7 @@ class Engine:
                     number=len(lines) + 1,
                     question_id=q.id,
                     label=self._label(q, s),
-                    answer=answer_types.display(q.item, recorded.value, s.lang),
+                    answer=answer_types.display(self.item(s, q), recorded.value, s.lang),
                     probe=q.parent is not None,
                 )
             )
@@ -820,7 +884,7 @@ class Engine:
         context = self.context(s, values)
         position, total = self._progress(s, q, applicable)
         first_of_stage = next((p for p in applicable if p.stage is q.stage), None) is q
-        item = q.item
+        item = self.item(s, q)
         last = s.previous.get(q.id) if item.carry_forward else None
         current = s.value(q.id)
         current_value = None if current is None else answer_types.display(item, current, lang)

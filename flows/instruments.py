@@ -51,6 +51,8 @@ from pydantic import (
 __all__ = [
     "ENV_VAR",
     "FORMAT_VERSION",
+    "PLACEHOLDER",
+    "Ages",
     "Band",
     "Instrument",
     "InstrumentError",
@@ -371,6 +373,29 @@ class Source(_Model):
         return self
 
 
+class Ages(_Model):
+    """The ages a scale was made and validated for (inclusive; either end may be open)."""
+
+    min: StrictInt | None = Field(default=None, ge=0, le=120)
+    max: StrictInt | None = Field(default=None, ge=0, le=120)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Ages:
+        if self.min is None and self.max is None:
+            raise ValueError("give 'min', 'max' or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+    def contains(self, age: int) -> bool:
+        return (self.min is None or age >= self.min) and (self.max is None or age <= self.max)
+
+    def text(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"{self.min}–{self.max}"
+        return f"{self.min}+" if self.min is not None else f"≤{self.max}"
+
+
 class Instrument(_Model):
     """A validated instrument.  Build one with :func:`load_instrument`."""
 
@@ -386,6 +411,12 @@ class Instrument(_Model):
     translation_note: str | None = None
     notes: str | None = None
     higher_is: Literal["better", "worse"]
+    ages: Ages | None = None
+    """Whom the scale is for, by age: giving it on a case whose client is outside the range
+    warns (an adult screener on a child's case)."""
+    respondent: Literal["self", "caregiver", "worker"] = "self"
+    """Who answers: the person it is about (self-report), a caregiver about them, or the
+    worker (a rating scale)."""
     instructions: dict[str, str] | None = None
     options: list[Option] | None = None
     """Default response options for every item that does not give its own."""
@@ -728,6 +759,10 @@ class Instrument(_Model):
     def higher_is_for(self, scale_id: str) -> Literal["better", "worse"]:
         return self.scale(scale_id).higher_is or self.higher_is
 
+    def suits_age(self, age: int | None) -> bool:
+        """Whether the scale is meant for someone of ``age`` (True when either is unknown)."""
+        return self.ages is None or age is None or self.ages.contains(age)
+
     def text(self, texts: Mapping[str, str], lang: str) -> str:
         """``texts[lang]``, falling back to the instrument's first language."""
         return texts.get(lang) or texts[self.languages[0]]
@@ -805,9 +840,62 @@ def _validation_problems(err: ValidationError, data: object) -> list[str]:
     return [f"{p}: {' or '.join(dict.fromkeys(by_loc[p]))}" if p in by_loc else p for p in problems]
 
 
+PLACEHOLDER = "PLACEHOLDER"
+"""Marks what an example file leaves for an organisation to fill in; such a file refuses to
+load until every one is replaced."""
+
+
+def _placeholders(text: str) -> list[str]:
+    """One problem per field of the file that still holds a placeholder, saying where."""
+    lines: dict[str, list[int]] = {}
+    items: dict[str, list[str]] = {}
+    field, item = "(top level)", ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("#"):
+            continue
+        if line[:1].isalpha() and ":" in line:
+            field, item = line.split(":", 1)[0], ""
+        stripped = line.strip()
+        if stripped.startswith("- id:"):
+            item = stripped.removeprefix("- id:").strip()
+        if PLACEHOLDER in line:
+            lines.setdefault(field, []).append(number)
+            if item and item not in items.setdefault(field, []):
+                items[field].append(item)
+
+    def span(numbers: list[int]) -> str:
+        if len(numbers) <= 4:
+            return f"line{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))}"
+        return f"lines {numbers[0]}-{numbers[-1]}"
+
+    def named(field: str) -> str:
+        ids = items.get(field) or []
+        if not ids:
+            return field
+        shown = ", ".join(ids) if len(ids) <= 3 else f"{ids[0]} ... {ids[-1]}, {len(ids)} in all"
+        return f"{field} ({shown})"
+
+    problems = [
+        f"{span(numbers)}: {named(field)} still say{'s' if not items.get(field) else ''} "
+        f"{PLACEHOLDER}; replace each with what your licensed copy and manual say"
+        for field, numbers in lines.items()
+    ]
+    if problems:
+        problems.append(
+            "this is an example to fill in: copy it into a folder of your own, replace every "
+            f"{PLACEHOLDER} (docs/instruments.md, 'Adding an instrument'), then point "
+            f"{ENV_VAR} at that folder"
+        )
+    return problems
+
+
 @functools.lru_cache(maxsize=64)
 def parse_instrument(text: str, origin: str = "<string>") -> Instrument:
-    """Parse and validate the YAML text of an instrument file."""
+    """Parse and validate the YAML text of an instrument file. A file that still holds a
+    ``PLACEHOLDER`` (an example to be filled in) is refused, saying where."""
+    placeholders = _placeholders(text)
+    if placeholders:
+        raise InstrumentFileError(origin, placeholders)
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as err:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +223,167 @@ def _semantic_problems(
         _check_flags(item, loc, add, flag_seen, located, data)
     _check_followups(data, add, types)
     _check_expressions(data, add, order)
+    _check_case_file(data, add, lambda loc: located.line(data, loc))
     return problems
+
+
+_KINDS = {
+    "date": "a date",
+    "number": "a number",
+    "choice": "a choice",
+    "scale": "a scale",
+    "yesno": "a yes/no",
+    "text": "a text",
+    "multi": "a multi-choice",
+    "goals": "a choice among the case's goals (options_from: case.goals)",
+}
+
+
+def _check_case_file(data: dict[str, Any], add: Any, line: Any) -> None:
+    """``sets:`` and ``scores:`` name items of the right type, with values that fit."""
+    from flows.model import CONSENT_METHODS, CONSENT_ROLES
+
+    items = {str(item.get("id")): (loc, item) for loc, item in _items(data)}
+
+    def check(loc: Loc, where: str, item_id: Any, *types: str) -> dict[str, Any] | None:
+        if not isinstance(item_id, str):
+            return None  # pydantic reports a value of the wrong type
+        found = items.get(item_id)
+        kind = found[1].get("type") if found else None
+        goals = found is not None and found[1].get("options_from") == "case.goals"
+        wanted = "goals" in types and goals and kind in ("choice", "multi")
+        if found is None or not (wanted or (kind in types and "goals" not in types)):
+            add(Code.SETS_ITEM, loc, where=where, item=item_id, kind=_KINDS[types[0]])
+            return None
+        return found[1]
+
+    def values_in(loc: Loc, where: str, item: dict[str, Any], allowed: tuple[str, ...]) -> None:
+        for option in item.get("options") or []:
+            value = option.get("value") if isinstance(option, dict) else None
+            if value is not None and str(value) not in allowed:
+                add(
+                    Code.SETS_VALUE,
+                    loc,
+                    item=item.get("id"),
+                    value=value,
+                    where=where,
+                    allowed=", ".join(allowed),
+                )
+
+    sets = data.get("sets")
+    if isinstance(sets, dict):
+        for key, kind in (("held_on", "date"), ("number", "number"), ("stage", "choice")):
+            if key in sets:
+                check(("sets", key), f"sets.{key}", sets[key], kind)
+        for key in ("goals_worked", "goals_met", "goals_partly_met"):
+            if key in sets:
+                check(("sets", key), f"sets.{key}", sets[key], "goals")
+        progress = sets.get("goal_progress")
+        if isinstance(progress, dict):
+            for number, item_id in progress.items():
+                loc: Loc = ("sets", "goal_progress", number)
+                check(loc, f"sets.goal_progress.{number}", item_id, "scale")
+        phase = sets.get("phase")
+        if isinstance(phase, dict):
+            item = check(("sets", "phase", "item"), "sets.phase.item", phase.get("item"), "choice")
+            mapping = phase.get("map")
+            if item is not None and isinstance(mapping, dict):
+                offered = [
+                    str(o.get("value")) for o in item.get("options") or [] if isinstance(o, dict)
+                ]
+                for answer in mapping:
+                    if str(answer) not in offered:
+                        add(
+                            Code.SETS_VALUE,
+                            ("sets", "phase", "map", answer),
+                            item=item.get("id"),
+                            value=answer,
+                            where="sets.phase.map",
+                            allowed=", ".join(offered),
+                        )
+        consent = sets.get("consent")
+        if isinstance(consent, dict):
+            fields = (
+                ("agreed", "yesno"),
+                ("by", "text"),
+                ("role", "choice"),
+                ("method", "choice"),
+                ("date", "date"),
+                ("explained", "multi"),
+            )
+            for key, kind in fields:
+                if key not in consent:
+                    continue
+                loc = ("sets", "consent", key)
+                item = check(loc, f"sets.consent.{key}", consent[key], kind)
+                if item is not None and key == "role":
+                    values_in(loc, "a consent's role", item, CONSENT_ROLES)
+                if item is not None and key == "method":
+                    values_in(loc, "a consent's method", item, CONSENT_METHODS)
+    purpose = data.get("purpose")
+    if purpose == "consent" and not (isinstance(sets, dict) and sets.get("consent")):
+        add(Code.PURPOSE_NEEDS, ("purpose",), purpose=purpose, field="sets.consent")
+    _check_scores(data, add, line, items)
+
+
+def _check_scores(
+    data: dict[str, Any], add: Any, line: Any, items: dict[str, tuple[Loc, dict[str, Any]]]
+) -> None:
+    scores = data.get("scores")
+    if not isinstance(scores, list):
+        return
+    seen: dict[str, Loc] = {}
+    for n, score in enumerate(scores):
+        if not isinstance(score, dict):
+            continue
+        score_id = str(score.get("id"))
+        if score_id in seen:
+            add(
+                Code.DUPLICATE_ID, ("scores", n, "id"), id=score_id, first_line=line(seen[score_id])
+            )
+        seen.setdefault(score_id, ("scores", n, "id"))
+        ranges: list[tuple[int, int]] = []
+        lists: list[tuple[Loc, Any]] = [(("scores", n, "items"), score.get("items"))]
+        for m, sub in enumerate(score.get("subscales") or []):
+            if isinstance(sub, dict):
+                lists.append((("scores", n, "subscales", m, "items"), sub.get("items")))
+                if sub.get("id") == "total":
+                    add(Code.TOTAL_SUBSCALE, ("scores", n, "subscales", m, "id"))
+        for loc, ids in lists:
+            for k, item_id in enumerate(ids if isinstance(ids, list) else []):
+                found = items.get(str(item_id))
+                item = found[1] if found else {}
+                if item.get("type") != "scale":
+                    add(Code.SCORE_ITEM, (*loc, k), score=score_id, item=item_id)
+                elif loc[-1] == "items" and len(loc) == 3:
+                    lo, hi = item.get("min"), item.get("max")
+                    if isinstance(lo, int) and isinstance(hi, int):
+                        ranges.append((lo, hi))
+        bounds: list[tuple[float, float]] = []
+        for band in score.get("bands") or []:
+            lo, hi = (
+                (band.get("at_least"), band.get("at_most")) if isinstance(band, dict) else (0, 0)
+            )
+            if not isinstance(lo, int | float) or not isinstance(hi, int | float):
+                break  # pydantic reports the value
+            bounds.append((float(lo), float(hi)))
+        else:
+            if bounds and not _bands_fit(bounds, ranges, score.get("method", "mean")):
+                add(Code.SCORE_BANDS, ("scores", n, "bands"), score=score_id)
+
+
+def _bands_fit(
+    bounds: list[tuple[float, float]], ranges: list[tuple[int, int]], method: object
+) -> bool:
+    """Bands in order, not overlapping, and inside the range the total can take."""
+    if any(lo > hi for lo, hi in bounds) or any(a[1] >= b[0] for a, b in pairwise(bounds)):
+        return False
+    if not ranges:
+        return True
+    low, high = float(sum(r[0] for r in ranges)), float(sum(r[1] for r in ranges))
+    if method != "sum":
+        low, high = low / len(ranges), high / len(ranges)
+    return bounds[0][0] >= low and bounds[-1][1] <= high
 
 
 def _check_answer_words(item: dict[str, Any], loc: Loc, add: Any) -> None:

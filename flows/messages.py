@@ -9,6 +9,12 @@ from __future__ import annotations
 LANGUAGES = ("en", "zh")
 
 MESSAGES: dict[str, dict[str, str]] = {
+    "instrument_age": {
+        "en": "{instrument} is made for ages {ages}, and the client of this case is {age}. "
+        "Use a scale made for their age, or note in the record why you use this one.",
+        "zh": "{instrument}适用于 {ages} 岁的人，本个案的服务对象 {age} 岁。"
+        "请换用适合其年龄的量表，或在记录中说明使用理由。",
+    },
     "required": {
         "en": "Please answer this question.",
         "zh": "请回答这个问题。",

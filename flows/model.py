@@ -16,12 +16,21 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 RESERVED_STATES = frozenset({"new", "review", "completed", "paused", "cancelled"})
 ITEM_TYPES = ("text", "choice", "multi", "scale", "number", "date", "yesno", "note")
 PHASES = ("baseline", "pre", "mid", "post", "follow-up", "ongoing")
+PURPOSES = ("consent", "closing", "follow_up")
+CONSENT_ROLES = ("client", "caregiver", "guardian", "family_member")
+CONSENT_METHODS = ("spoken", "paper", "chat")
+OPTION_SOURCES = ("case.goals",)
+"""Where a choice can take its options from at interview time: ``case.goals`` offers the
+case's goals (value: the goal's number, label: its number and title)."""
+
+Phase = Literal["baseline", "pre", "mid", "post", "follow-up", "ongoing"]
 SEVERITIES = ("info", "attention", "urgent")
 """How soon a worker must see a flag: ``urgent`` at once at any hour, ``attention`` at once
 outside the worker's quiet hours, ``info`` in the daily digest."""
@@ -142,14 +151,36 @@ class TextItem(_Item):
     validation: TextRules = TextRules()
 
 
-class ChoiceItem(_Item):
+class _Options(_Item):
+    """An item answered by choosing: its options are written in the flow, or taken from the
+    case when the interview runs (``options_from``)."""
+
+    options: list[Option] = []
+    options_from: Literal["case.goals"] | None = None
+
+    @model_validator(mode="after")
+    def _has_options(self) -> _Options:
+        if self.options_from is not None and self.options:
+            raise PydanticCustomError(
+                "options_twice",
+                "give either 'options' or 'options_from: {source}', not both",
+                {"source": self.options_from},
+            )
+        if self.options_from is None and len(self.options) < 2:
+            raise PydanticCustomError(
+                "too_few_options",
+                "a choice needs at least two options (or 'options_from: case.goals')",
+            )
+        return self
+
+
+class ChoiceItem(_Options):
     type: Literal["choice"]
-    options: list[Option] = Field(min_length=2)
+    trend: bool = False
 
 
-class MultiItem(_Item):
+class MultiItem(_Options):
     type: Literal["multi"]
-    options: list[Option] = Field(min_length=2)
     validation: CountRules = CountRules()
 
 
@@ -159,6 +190,7 @@ class ScaleItem(_Item):
     max: int
     style: Literal["likert", "faces"] = "likert"
     anchors: dict[int, LocalText] = {}
+    trend: bool = False
 
 
 class NumberItem(_Item):
@@ -166,6 +198,7 @@ class NumberItem(_Item):
     integer: bool = False
     unit: LocalText | None = None
     validation: RangeRules = RangeRules()
+    trend: bool = False
 
 
 class DateItem(_Item):
@@ -197,6 +230,7 @@ class YesNoLabels(_Model):
 
 class YesNoItem(_Item):
     type: Literal["yesno"]
+    trend: bool = False
     labels: YesNoLabels | None = None
 
 
@@ -222,6 +256,74 @@ class Stage(_Model):
     items: list[Item] = []
 
 
+class PhaseFrom(_Model):
+    """A choice whose answer sets the session's phase: ``{item: review_point, map: {start:
+    pre, end: post}}``. An answer the map does not name leaves the flow's phase."""
+
+    item: Identifier
+    map: dict[str, Phase]
+
+
+class ConsentFields(_Model):
+    """The items of a consent flow that make the case's consent record."""
+
+    agreed: Identifier
+    by: Identifier
+    role: Identifier
+    method: Identifier
+    date: Identifier
+    explained: Identifier | None = None
+
+
+class Sets(_Model):
+    """What a completed session sets beyond its answers, each read from one item: the day
+    it was held, its number, its intervention stage (the stage item's options are the
+    organisation's stage list), its phase, the goals it worked on with their progress
+    ratings, which goals were met or partly met (a closing report: the others were not),
+    and the case's consent."""
+
+    held_on: Identifier | None = None
+    number: Identifier | None = None
+    stage: Identifier | None = None
+    phase: PhaseFrom | None = None
+    goals_worked: Identifier | None = None
+    goal_progress: dict[int, Identifier] = {}
+    goals_met: Identifier | None = None
+    goals_partly_met: Identifier | None = None
+    consent: ConsentFields | None = None
+
+
+class ScoreBand(_Model):
+    id: Identifier
+    at_least: float
+    at_most: float
+    label: LocalText
+
+
+class RatingScale(_Model):
+    """A subscale of a flow-level score: the sum or mean of some of its ratings."""
+
+    id: Identifier
+    name: LocalText
+    items: list[Identifier] = Field(min_length=1)
+    method: Literal["sum", "mean"] = "mean"
+
+
+class FlowScore(_Model):
+    """Ratings that are not a published instrument (a family review's 1-5 ratings, the
+    intake's concern ratings), scored like one and stored like an instrument score: a total
+    over ``items`` (sum or mean), subscales, and bands of its own or none."""
+
+    id: Identifier
+    name: LocalText
+    short_name: LocalText | None = None
+    items: list[Identifier] = Field(min_length=1)
+    method: Literal["sum", "mean"] = "mean"
+    higher_is: Literal["better", "worse"] = "better"
+    subscales: list[RatingScale] = []
+    bands: list[ScoreBand] = []
+
+
 class FollowUpRule(_Model):
     """A task a completed session sets on its case: what (a text item), by when (a date
     item) and who (a choice item). The owner is the respondent when they are a worker on the
@@ -244,7 +346,12 @@ class Flow(_Model):
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Za-z]{2,4})?$")]] = Field(
         min_length=1
     )
-    phase: Literal["baseline", "pre", "mid", "post", "follow-up", "ongoing"] = "ongoing"
+    phase: Phase = "ongoing"
+    purpose: Literal["consent", "closing", "follow_up"] | None = None
+    """What completing this flow means for the case: its consent record, its closing report,
+    a follow-up after closing (the one kind of interview a closed case still takes)."""
+    sets: Sets = Sets()
+    scores: list[FlowScore] = []
     stages: list[Stage] = Field(min_length=1)
     followups: list[FollowUpRule] = []
 

@@ -85,6 +85,30 @@ class Code(Enum):
         "add 'items:' or 'instrument:' to the stage",
     )
     BAD_PATTERN = ("the pattern does not compile: {detail}", "write a Python regular expression")
+    SETS_ITEM = (
+        "'{where}' names '{item}', which is not {kind} item of this flow",
+        "name {kind} item of this flow by its id",
+    )
+    SETS_VALUE = (
+        "'{item}' offers the value '{value}', which {where} cannot store",
+        "give its options the values {allowed}",
+    )
+    SCORE_ITEM = (
+        "the score '{score}' counts '{item}', which is not a scale item of this flow",
+        "list the ids of scale items (ratings such as 1-5)",
+    )
+    TOTAL_SUBSCALE = (
+        "'total' is the id of a score's own total",
+        "give the subscale another id",
+    )
+    SCORE_BANDS = (
+        "the bands of the score '{score}' overlap, are out of order or leave its range",
+        "list bands from lowest to highest, inside the score's range, with no shared scores",
+    )
+    PURPOSE_NEEDS = (
+        "a flow with purpose '{purpose}' needs '{field}'",
+        "add '{field}:' naming the items it is read from",
+    )
     EXCLUSIVE_NOT_MULTI = (
         "'exclusive' only applies to the options of a multi item, and this is a {type} item",
         "remove 'exclusive', or make the item 'type: multi'",

@@ -365,6 +365,98 @@ def m008_desk(db: Database) -> None:
 
 
 @migrations()
+def m009_case_file(db: Database) -> None:
+    _run(
+        db,
+        """
+        -- Who the client is. One row per case, changed in place (each change is audited).
+        -- The client's name may be an alias; the age is kept as a birth year so that it
+        -- stays right as the case goes on.
+        CREATE TABLE case_profiles (
+            case_id INTEGER PRIMARY KEY REFERENCES cases(id),
+            client_name TEXT,
+            birth_year INTEGER CHECK (birth_year IS NULL OR birth_year BETWEEN 1890 AND 2100),
+            client_group TEXT CHECK (client_group IS NULL OR client_group IN (
+                'left_behind_child', 'low_income_child', 'child_in_difficulty',
+                'elder_alone', 'family', 'other')),
+            caregiver TEXT,
+            worker_id INTEGER REFERENCES people(id),
+            updated_at TEXT NOT NULL,
+            updated_by INTEGER REFERENCES people(id)
+        );
+        -- Informed consent: what was explained, who agreed (or did not), how and when. The
+        -- latest row is the case's consent; a later refusal withdraws an earlier consent.
+        CREATE TABLE consents (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            session_id TEXT REFERENCES sessions(id),
+            agreed INTEGER NOT NULL CHECK (agreed IN (0, 1)),
+            agreed_by TEXT NOT NULL,
+            agreed_role TEXT NOT NULL
+                CHECK (agreed_role IN ('client', 'caregiver', 'guardian', 'family_member')),
+            method TEXT NOT NULL CHECK (method IN ('spoken', 'paper', 'chat')),
+            agreed_on TEXT NOT NULL,
+            explained TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(explained)),
+            recorded_by INTEGER REFERENCES people(id),
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX consents_by_case ON consents(case_id, id);
+        -- The intervention plan: numbered goals, each with the area it serves, the planned
+        -- activities and a target.
+        CREATE TABLE goals (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            number INTEGER NOT NULL CHECK (number >= 1),
+            title TEXT NOT NULL,
+            area TEXT,
+            activities TEXT,
+            target TEXT,
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'met', 'partly_met', 'not_met', 'dropped')),
+            created_by INTEGER REFERENCES people(id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (case_id, number)
+        );
+        -- The goals a session worked on, with the progress rating given (if any). Written
+        -- when the session record is completed, and again when an answer is amended.
+        CREATE TABLE goal_progress (
+            id INTEGER PRIMARY KEY,
+            goal_id INTEGER NOT NULL REFERENCES goals(id),
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            rating INTEGER,
+            low INTEGER,
+            high INTEGER,
+            rated_on TEXT,
+            recorded_at TEXT NOT NULL,
+            UNIQUE (goal_id, session_id)
+        );
+        CREATE INDEX goal_progress_by_session ON goal_progress(session_id);
+        -- A session record's own facts, set from its answers when it is completed: the day
+        -- the session was held (the timeline uses it), its number and intervention stage.
+        ALTER TABLE sessions ADD COLUMN held_on TEXT;
+        ALTER TABLE sessions ADD COLUMN number INTEGER;
+        ALTER TABLE sessions ADD COLUMN stage TEXT;
+        -- What completing the session's flow means for the case: consent, closing, follow_up.
+        ALTER TABLE sessions ADD COLUMN purpose TEXT;
+        -- Closing and reopening a case, with the reason, the closing report and the
+        -- schedules that closing paused.
+        CREATE TABLE case_events (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            kind TEXT NOT NULL CHECK (kind IN ('closed', 'reopened')),
+            at TEXT NOT NULL,
+            actor_id INTEGER REFERENCES people(id),
+            reason TEXT,
+            session_id TEXT REFERENCES sessions(id),
+            schedules TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(schedules))
+        );
+        CREATE INDEX case_events_by_case ON case_events(case_id, id);
+        """,
+    )
+
+
+@migrations()
 def m010_web_links(db: Database) -> None:
     statements = [
         # A member's personal link to their check-ins in a browser. Only the SHA-256 of the

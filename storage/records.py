@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flows.engine import StageScore
+from flows.outcome import Outcome
 from storage import store as _store
 from storage.store import Case, NotFound, StorageError, Store
 
@@ -265,14 +266,17 @@ class Records:
         reason: str | None,
         person_id: int,
         *,
-        score: StageScore | None = None,
+        score: StageScore | Sequence[StageScore] | None = None,
+        outcome: Outcome | None = None,
     ) -> int:
         """Write a new revision of one answer of a completed session; returns its revision.
 
         ``display`` is the answer as the respondent would have seen it, in the session's
-        language. ``score`` is the rescored stage when the question belongs to an
-        instrument: it is stored in the same transaction, so the record never shows an
-        answer and a score that disagree. After sign-off a ``reason`` is required."""
+        language. ``score`` is the rescored stage (or stages) when the question counts
+        towards an instrument or a flow's own ratings: it is stored in the same transaction,
+        so the record never shows an answer and a score that disagree; likewise ``outcome``,
+        what the session sets in the case file (held on, stage, goal ratings), read again
+        from its answers. After sign-off a ``reason`` is required."""
         reason = (reason or "").strip() or None
         with self.store.atomic():
             session = self.session(session_id)
@@ -324,15 +328,20 @@ class Records:
                 revision=revision,
                 signed=bool(session["signed_at"]),
             )
-            if score is not None:
-                self._store_score(session_id, score, now)
+            if outcome is not None:
+                from storage.casefile import write_outcome
+
+                write_outcome(self.store, session_id, session["case_id"], outcome, person_id)
+            rescored = [score] if isinstance(score, StageScore) else list(score or [])
+            for one in rescored:
+                self._store_score(session_id, one, now)
                 self.store.audit(
                     person_id,
                     "score.compute",
                     "session",
                     session_id,
                     session["case_id"],
-                    instrument=score.instrument_id,
+                    instrument=one.instrument_id,
                 )
         return revision
 

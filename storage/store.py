@@ -71,7 +71,15 @@ class Case:
     code: str
     title: str | None
     facts: dict[str, Any]
+    """The facts stored with the case (what it was opened with)."""
     status: str
+    context: dict[str, Any] | None = None
+    """What flows see as ``case.*``: the stored facts overlaid with the case file (profile,
+    goals, consent; storage.casefile.case_facts). None when not read: then the facts."""
+
+    @property
+    def flow_facts(self) -> dict[str, Any]:
+        return self.facts if self.context is None else self.context
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +272,13 @@ class Store:
     # -- cases ----------------------------------------------------------------------------
 
     def _case(self, row: dict[str, Any]) -> Case:
-        return Case(row["id"], row["code"], row["title"], json.loads(row["facts"]), row["status"])
+        # What flows see: the facts stored with the case, overlaid with its profile, goals
+        # and consent (storage.casefile), so a flow piping case.child_name gets the profile's.
+        from storage.casefile import case_facts
+
+        facts = json.loads(row["facts"])
+        context = case_facts(self, int(row["id"]), facts)
+        return Case(row["id"], row["code"], row["title"], facts, row["status"], context)
 
     def case_by_code(self, code: str) -> Case:
         row = self._one("SELECT * FROM cases WHERE code = ?", (code,))
@@ -454,7 +468,7 @@ class Store:
         if row is None:
             raise NotFound(f"no session {session_id}")
         if facts is None:
-            facts = self.case(row["case_id"]).facts
+            facts = self.case(row["case_id"]).flow_facts
         session = Session(
             id=row["id"],
             flow_id=row["flow_id"],
@@ -601,6 +615,10 @@ class Store:
                     session.id,
                 ),
             )
+            if status == "completed" and turn.outcome is not None:
+                from storage.casefile import write_outcome
+
+                write_outcome(self, session.id, case_id, turn.outcome, actor_id)
             if status in ("completed", "cancelled", "paused"):
                 self.audit(actor_id, f"session.{status}", "session", session.id, case_id)
 

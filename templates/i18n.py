@@ -42,6 +42,7 @@ LABELS: dict[str, dict[str, str]] = {
     "list_sep": {"en": ", ", "zh": "、"},
     "comma": {"en": ", ", "zh": "，"},
     "semicolon": {"en": "; ", "zh": "；"},
+    "full_stop": {"en": ". ", "zh": "。"},
     "space": {"en": " ", "zh": ""},
     "paren": {"en": "({text})", "zh": "（{text}）"},
     "bands_line": {"en": "Bands ({higher}): {bands}.", "zh": "结果等级（{higher}）：{bands}。"},
@@ -129,6 +130,10 @@ LABELS: dict[str, dict[str, str]] = {
         "administration.",
         "zh": "底色表示量表的结果等级（{higher}）；每个点代表一次完成的测评。",
     },
+    "chart_note_plain": {
+        "en": "Each dot is one completed administration ({higher}).",
+        "zh": "每个点代表一次完成的测评（{higher}）。",
+    },
     "timeline": {"en": "Timeline", "zh": "服务时间线"},
     "what": {"en": "What", "zh": "内容"},
     "who": {"en": "Who", "zh": "填写人"},
@@ -212,6 +217,124 @@ LABELS: dict[str, dict[str, str]] = {
     # languages
     "lang_en": {"en": "English", "zh": "英文"},
     "lang_zh": {"en": "Chinese", "zh": "中文"},
+    # the case file: profile
+    "profile": {"en": "Profile", "zh": "基本资料"},
+    "no_profile": {"en": "not filled in yet", "zh": "尚未填写"},
+    "client": {"en": "Client", "zh": "服务对象"},
+    "born_age": {"en": "born {year}, about {age}", "zh": "{year} 年出生，约 {age} 岁"},
+    "age_years": {"en": "about {age}", "zh": "约 {age} 岁"},
+    "group": {"en": "Group", "zh": "服务对象类别"},
+    "main_caregiver": {"en": "Main caregiver", "zh": "主要照顾者"},
+    "case_worker": {"en": "Responsible worker", "zh": "负责社工"},
+    "case_state": {"en": "Case status", "zh": "个案状态"},
+    "group_left_behind_child": {"en": "left-behind child", "zh": "留守儿童"},
+    "group_low_income_child": {
+        "en": "child in a low-income family",
+        "zh": "困难（低收入）家庭儿童",
+    },
+    "group_child_in_difficulty": {"en": "child in family difficulty", "zh": "家庭困境儿童"},
+    "group_elder_alone": {"en": "older person living alone", "zh": "独居老人"},
+    "group_family": {"en": "family", "zh": "家庭"},
+    "group_other": {"en": "other", "zh": "其他"},
+    "case_status_open": {"en": "open", "zh": "服务中"},
+    "case_status_closed": {"en": "closed", "zh": "已结案"},
+    # consent
+    "consent": {"en": "Consent", "zh": "知情同意"},
+    "no_consent": {"en": "no consent recorded", "zh": "尚未记录知情同意"},
+    "no_consent_warning": {
+        "en": "No consent is recorded for this case: record it with the consent interview "
+        "before going on.",
+        "zh": "本个案尚未记录知情同意，请先完成知情同意访谈再继续服务。",
+    },
+    "consent_withdrawn_warning": {
+        "en": "Consent was declined or withdrawn on {day}.",
+        "zh": "{day} 对方表示不同意或撤回了同意。",
+    },
+    "consent_given": {
+        "en": "given by {by} ({role}), {method}, {day}",
+        "zh": "{by}（{role}）于 {day} {method}",
+    },
+    "consent_declined": {
+        "en": "declined by {by} ({role}), {method}, {day}",
+        "zh": "{by}（{role}）于 {day} 表示不同意（{method}）",
+    },
+    "consent_explained": {"en": "Explained: {points}", "zh": "已说明：{points}"},
+    "consent_role_client": {"en": "the client", "zh": "服务对象本人"},
+    "consent_role_caregiver": {"en": "caregiver", "zh": "照顾者"},
+    "consent_role_guardian": {"en": "guardian", "zh": "监护人"},
+    "consent_role_family_member": {"en": "family member", "zh": "家庭成员"},
+    "consent_method_spoken": {"en": "spoken", "zh": "口头同意"},
+    "consent_method_paper": {"en": "signed on paper", "zh": "书面签字同意"},
+    "consent_method_chat": {"en": "in the chat", "zh": "在聊天中确认同意"},
+    "explained_purpose": {"en": "purpose", "zh": "服务目的"},
+    "explained_recorded": {"en": "what is recorded", "zh": "记录内容"},
+    "explained_who_sees": {"en": "who sees it", "zh": "谁能看到"},
+    "explained_kept": {"en": "how long it is kept", "zh": "保存期限"},
+    "explained_stop_any_time": {"en": "may stop at any time", "zh": "可随时退出"},
+    # plan and goals
+    "plan_goals": {"en": "Intervention plan", "zh": "服务计划"},
+    "no_goals": {"en": "No goals set yet.", "zh": "尚未制定服务目标。"},
+    "goal": {"en": "Goal", "zh": "目标"},
+    "goal_area": {"en": "Serves", "zh": "对应维度"},
+    "goal_activities": {"en": "Activities", "zh": "计划活动"},
+    "goal_target": {"en": "Target", "zh": "预期成效"},
+    "progress": {"en": "Progress", "zh": "进展"},
+    "progress_over_time": {
+        "en": "Progress ratings by the day each session was held (1 = none yet, 5 = reached).",
+        "zh": "按会谈日期列出的进展评分（1 = 还没有进展，5 = 已经达成）。",
+    },
+    "not_rated": {"en": "not rated yet", "zh": "尚无评分"},
+    "worked_on_in": {"en": "worked on in {n} session(s)", "zh": "涉及 {n} 次会谈"},
+    "goal_status_active": {"en": "in progress", "zh": "进行中"},
+    "goal_status_met": {"en": "met", "zh": "已达成"},
+    "goal_status_partly_met": {"en": "partly met", "zh": "部分达成"},
+    "goal_status_not_met": {"en": "not met", "zh": "未达成"},
+    "goal_status_dropped": {"en": "dropped", "zh": "已取消"},
+    # stages as a sequence
+    "stages_held": {"en": "Stages as held", "zh": "介入阶段进程"},
+    "stages_note": {
+        "en": "Session records in the order held, by intervention stage.",
+        "zh": "按会谈日期排列的各次会谈及其所处的介入阶段。",
+    },
+    "stage": {"en": "Intervention stage", "zh": "介入阶段"},
+    "held_on": {"en": "Held on", "zh": "会谈日期"},
+    "session_no": {"en": "Session {n}", "zh": "第 {n} 次"},
+    "sessions_n": {"en": "{n} session(s)", "zh": "{n} 次会谈"},
+    "stage_direct": {"en": "direct intervention", "zh": "直接介入"},
+    "stage_indirect": {"en": "indirect intervention", "zh": "间接介入"},
+    "stage_consolidation": {"en": "consolidation", "zh": "巩固"},
+    "stage_closing": {"en": "closing", "zh": "结案"},
+    "stage_follow_up": {"en": "follow-up", "zh": "跟进"},
+    # trends
+    "trends": {"en": "Check-in answers over time", "zh": "定期问答的变化趋势"},
+    "trend_note": {
+        "en": "Each dot is one completed check-in; the scale is the question's own.",
+        "zh": "每个点代表一次完成的问答；纵轴为该题的选项或数值。",
+    },
+    "trend_of": {"en": "{question} ({flow})", "zh": "{question}（{flow}）"},
+    "trend_scale": {"en": "Scale: {points}", "zh": "纵轴：{points}"},
+    # ratings that are not published instruments
+    "ratings_kind": {"en": "ratings, not a published scale", "zh": "评分，非标准化量表"},
+    "ratings_note": {
+        "en": "A rating agreed in the interview, not a published scale: no norms, no cut-offs.",
+        "zh": "访谈中商定的评分，并非标准化量表：没有常模，也没有划界分。",
+    },
+    "reading_ratings": {
+        "en": "Ratings, not a published scale: no reliable change index; read the change "
+        "with the notes",
+        "zh": "此为评分而非标准化量表，不计算可靠改变指数；请结合记录解读变化",
+    },
+    # closing
+    "closing": {"en": "Closing", "zh": "结案"},
+    "closing_report": {"en": "Closing report", "zh": "结案报告"},
+    "closed_on": {"en": "Closed {at} by {name}", "zh": "{name} 于 {at} 结案"},
+    "reopened_on": {
+        "en": "Reopened {at} by {name}: {reason}",
+        "zh": "{name} 于 {at} 重新开案：{reason}",
+    },
+    "case_event_closed": {"en": "closed", "zh": "结案"},
+    "case_event_reopened": {"en": "reopened", "zh": "重新开案"},
+    "after_closing": {"en": "After closing", "zh": "结案后"},
 }
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -43,7 +43,16 @@ from storage.records import Records
 from storage.store import Case, Store
 from templates.charts import BandShade, score_chart
 from templates.i18n import label, labels, parse_moment
-from templates.view import Band, CaseSummary, ContactLog, Point, PrePost, SessionRecord, Views
+from templates.view import (
+    Band,
+    CaseSummary,
+    ContactLog,
+    Point,
+    PrePost,
+    SessionRecord,
+    Trend,
+    Views,
+)
 
 __all__ = [
     "BUNDLED",
@@ -215,6 +224,16 @@ def _chart(
     return Markup(score_chart(data, shades, float(low), float(high), salt=salt))  # noqa: S704
 
 
+def _trend_chart(trend: Trend, tz: tzinfo, salt: str) -> Markup:
+    data = []
+    for point in trend.points:
+        moment = parse_moment(point.at.iso)
+        if moment is not None:
+            data.append((moment.astimezone(tz).replace(tzinfo=None), float(point.value)))
+    # Numbers and dates only, as for the scales: what they mean is written beside the chart.
+    return Markup(score_chart(data, [], float(trend.low), float(trend.high), salt=salt))  # noqa: S704
+
+
 # --------------------------------------------------------------------------- renderer
 
 
@@ -307,6 +326,10 @@ class Renderer:
                     s.points, s.bands, s.low, s.high, self.tz, f"case-{s.instrument_id}"
                 )
                 for s in view.series
+            }
+            charts |= {
+                f"trend-{tr.key}": _trend_chart(tr, self.tz, f"trend-{tr.key}")
+                for tr in view.trends
             }
         return self._finish(view, "case", fmt, case.id, actor_id, charts=charts)
 

@@ -17,7 +17,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from flows import answers as answer_types
@@ -25,9 +25,12 @@ from flows.comparison import Administration, compare
 from flows.compile import Question
 from flows.engine import Engine
 from flows.instruments import Instrument, InstrumentError, load_instrument
-from flows.model import ChoiceItem, MultiItem, NoteItem
+from flows.messages import say
+from flows.model import ChoiceItem, MultiItem, NoteItem, ScaleItem, YesNoItem
+from flows.outcome import score_stage_id
 from flows.registry import FlowRegistry
 from flows.scoring import RCI_THRESHOLD
+from storage.casefile import CaseFile
 from storage.records import Records
 from storage.store import Case
 from templates.charts import band_colours
@@ -46,18 +49,25 @@ __all__ = [
     "CONTACT_NOTE_FLOW",
     "Answer",
     "Band",
+    "CaseEvent",
     "CaseSummary",
     "Change",
+    "Closing",
+    "ConsentView",
     "ContactLog",
     "Entry",
     "Evaluation",
     "Flag",
+    "GoalView",
+    "Held",
     "Member",
     "Moment",
     "Note",
     "Person",
     "Point",
     "PrePost",
+    "Profile",
+    "Rating",
     "ScaleRow",
     "ScaleValue",
     "Score",
@@ -65,6 +75,9 @@ __all__ = [
     "SessionRecord",
     "SignOff",
     "Stage",
+    "StageRun",
+    "Trend",
+    "TrendPoint",
     "Views",
     "Voice",
 ]
@@ -211,6 +224,37 @@ class SignOff:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """Who the client is, as the case's profile says."""
+
+    client_name: str | None
+    age: str | None
+    group: str | None
+    caregiver: str | None
+    worker: str | None
+    line: str
+    """All of it on one line, for a record's header."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentView:
+    agreed: bool
+    text: str
+    explained: str | None
+    session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What a session record says about itself: the day held, its number, its stage."""
+
+    day: str | None
+    number: int | None
+    stage: str | None
+    stage_label: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionRecord:
     id: str
     short_id: str
@@ -236,6 +280,9 @@ class SessionRecord:
     scores: list[Score]
     stages: list[Stage]
     changes: list[Change]
+    profile: Profile | None = None
+    consent_warning: str | None = None
+    held: Held | None = None
     kind: str = "session"
 
 
@@ -322,6 +369,10 @@ class Entry:
     instruments: list[str]
     flags: list[Flag]
     note: Note | None
+    day: str = ""
+    """The day it happened: the day a session was held when the record says, else the day
+    it was recorded."""
+    held: Held | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +386,76 @@ class Compliance:
     late: int
     missed: int
     rate: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    day: str
+    rating: int
+    high: int | None
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class GoalView:
+    number: int
+    title: str
+    area: str | None
+    activities: str | None
+    target: str | None
+    status: str
+    status_label: str
+    sessions: int
+    ratings: list[Rating]
+    progress: str
+
+
+@dataclass(frozen=True, slots=True)
+class StageRun:
+    """Consecutive session records of one intervention stage, in the order held."""
+
+    stage: str
+    label: str
+    sessions: int
+    first_day: str
+    last_day: str
+    numbers: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    at: Moment
+    value: float | int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """One check-in question's answers over time."""
+
+    key: str
+    flow_id: str
+    item_id: str
+    title: str
+    low: float | int
+    high: float | int
+    scale: str
+    points: list[TrendPoint]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvent:
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """How the case ended: the closing report, and every closing and reopening."""
+
+    closed: bool
+    events: list[CaseEvent]
+    report: Note | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +473,14 @@ class CaseSummary:
     sessions_count: int
     notes_count: int
     compliance: list[Compliance] = field(default_factory=list)
+    case_status_label: str = ""
+    profile: Profile | None = None
+    consent: ConsentView | None = None
+    consent_warning: str | None = None
+    goals: list[GoalView] = field(default_factory=list)
+    stage_runs: list[StageRun] = field(default_factory=list)
+    trends: list[Trend] = field(default_factory=list)
+    closing: Closing | None = None
     kind: str = "case"
 
 
@@ -437,6 +566,44 @@ def _number(value: Any) -> float | int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return value
+
+
+def _trend_value(item: Any, value: Any) -> float | int | None:
+    """A check-in answer as a number to chart: a scale point or number as it is, a choice by
+    its place in the list (1 = the first option), yes/no as 1/0."""
+    if isinstance(item, YesNoItem):
+        return int(value) if isinstance(value, bool) else None
+    if isinstance(item, ChoiceItem):
+        values = [o.value for o in item.options]
+        return values.index(value) + 1 if value in values else None
+    return _number(value)
+
+
+def _trend_scale(
+    item: Any, values: list[float | int], lang: str
+) -> tuple[float | int, float | int, str]:
+    """The chart's range and what its numbers mean, in the reader's language."""
+    sep = label("semicolon", lang)
+    if isinstance(item, YesNoItem):
+        points = sep.join(f"{n} = {say(k, lang)}" for n, k in ((0, "no"), (1, "yes")))
+        return 0, 1, label("trend_scale", lang, points=points)
+    if isinstance(item, ChoiceItem):
+        points = sep.join(
+            f"{i} = {_text(o.label, lang)}" for i, o in enumerate(item.options, start=1)
+        )
+        return 1, len(item.options), label("trend_scale", lang, points=points)
+    if isinstance(item, ScaleItem):
+        anchored = [
+            f"{v} = {text}"
+            for v, text in answer_types.scale_options(item, lang)
+            if not text.isdecimal()
+        ]
+        return item.min, item.max, label("trend_scale", lang, points=sep.join(anchored))
+    rules = getattr(item, "validation", None)
+    low = rules.min if rules is not None and rules.min is not None else min([0, *values])
+    high = rules.max if rules is not None and rules.max is not None else max([low + 1, *values])
+    unit = getattr(item, "unit", None)
+    return low, high, _text(unit, lang) if unit else ""
 
 
 # --------------------------------------------------------------------------- building
@@ -644,6 +811,19 @@ class Views:
             )
         return sorted(out, key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
 
+    def names(
+        self, instrument_id: str, result: Mapping[str, Any] | None, lang: str
+    ) -> tuple[str, str]:
+        """(short name, full name) of an instrument, or of a flow's own ratings (which carry
+        their names in the stored score)."""
+        if result is not None and result.get("kind") == "ratings":
+            name = _text(result.get("name"), lang, instrument_id)
+            return _text(result.get("short_name"), lang, name), name
+        inst = self.instrument(instrument_id)
+        if inst is None:
+            return instrument_id, instrument_id
+        return _text(inst.short_name, lang, instrument_id), _text(inst.name, lang, instrument_id)
+
     def stored_flags(
         self, session_id: str, lang: str, *, standing_only: bool = False
     ) -> list[Flag] | None:
@@ -706,11 +886,16 @@ class Views:
     def score(self, row: Mapping[str, Any], stage_title: str, lang: str, when: str | None) -> Score:
         result: dict[str, Any] = json.loads(row["result"])
         instrument_id = str(row["instrument_id"])
-        inst = self.instrument(instrument_id)
+        inst = self.instrument(instrument_id) if result.get("kind") != "ratings" else None
+        short_name, full_name = self.names(instrument_id, result, lang)
         scales: dict[str, Any] = result.get("scales") or {}
         total_scale: dict[str, Any] = scales.get(str(result.get("total_scale"))) or {}
         low, high = [*(result.get("total_range") or []), None, None][:2]
-        higher_is = str(total_scale.get("higher_is") or (inst.higher_is if inst else "worse"))
+        higher_is = str(
+            total_scale.get("higher_is")
+            or result.get("higher_is")
+            or (inst.higher_is if inst else "worse")
+        )
         total = _number(result.get("total"))
         band = result.get("band") if isinstance(result.get("band"), dict) else None
         not_scored = prorated = None
@@ -736,8 +921,8 @@ class Views:
             stage_id=str(row["stage_id"]),
             stage_title=stage_title,
             instrument_id=instrument_id,
-            instrument=_text(inst.short_name, lang, instrument_id) if inst else instrument_id,
-            instrument_name=_text(inst.name, lang, instrument_id) if inst else instrument_id,
+            instrument=short_name,
+            instrument_name=full_name,
             instrument_version=int(row["instrument_version"]),
             total=total,
             total_text=format_number(total),
@@ -811,6 +996,272 @@ class Views:
             high,
         )
 
+    def _rating_bands(self, result: Mapping[str, Any], higher_is: str, lang: str) -> list[Band]:
+        """The bands a flow's own ratings declare (stored with the score), shaded."""
+        declared = sorted(result.get("bands") or [], key=lambda b: b["at_least"])
+        colours = band_colours(len(declared), higher_is)
+        return [
+            Band(
+                id=str(b["id"]),
+                label=_text(b.get("label"), lang, str(b["id"])),
+                at_least=b["at_least"],
+                at_most=b["at_most"],
+                range_text=label(
+                    "range",
+                    lang,
+                    low=format_number(b["at_least"]),
+                    high=format_number(b["at_most"]),
+                ),
+                colour=colour,
+            )
+            for b, colour in zip(declared, colours, strict=True)
+        ]
+
+    # -- the case file ----------------------------------------------------------------
+
+    def profile(self, case_id: int, lang: str, on: date) -> Profile | None:
+        """The case's profile, with the client's age on the day ``on``."""
+        found = CaseFile(self.store).profile(case_id)
+        if found is None:
+            return None
+        age = found.age(on)
+        age_text = label("age_years", lang, age=age) if age is not None else None
+        group = coded("group", found.client_group, lang) or None
+        caregiver = found.caregiver
+        parts = [found.client_name, age_text, group]
+        if caregiver:
+            parts.append(label("main_caregiver", lang) + label("colon", lang) + caregiver)
+        return Profile(
+            client_name=found.client_name,
+            age=age_text,
+            group=group,
+            caregiver=caregiver,
+            worker=found.worker_name,
+            line=" · ".join(p for p in parts if p),
+        )
+
+    def day_of(self, iso: str) -> date:
+        moment = parse_moment(iso)
+        return moment.astimezone(self.tz).date() if moment else datetime.now(UTC).date()
+
+    def consent(self, case_id: int, lang: str) -> tuple[ConsentView | None, str | None]:
+        """The consent that holds, and the warning every record carries without one."""
+        found = CaseFile(self.store).consent(case_id)
+        if found is None:
+            return None, label("no_consent_warning", lang)
+        key = "consent_given" if found.agreed else "consent_declined"
+        day = format_day(found.agreed_on, lang, self.tz)
+        text = label(
+            key,
+            lang,
+            by=found.agreed_by,
+            role=coded("consent_role", found.agreed_role, lang),
+            method=coded("consent_method", found.method, lang),
+            day=day,
+        )
+        points = label("list_sep", lang).join(coded("explained", e, lang) for e in found.explained)
+        view = ConsentView(
+            agreed=found.agreed,
+            text=text,
+            explained=label("consent_explained", lang, points=points) if points else None,
+            session_id=found.session_id,
+        )
+        warning = None if found.agreed else label("consent_withdrawn_warning", lang, day=day)
+        return view, warning
+
+    def stage_label(self, flow_id: str, version: int, code: str, lang: str) -> str:
+        """An intervention stage as the flow that recorded it names it."""
+        engine = self.engine(flow_id, version)
+        if engine is not None and engine.flow.sets.stage:
+            question = engine.compiled.by_id.get(engine.flow.sets.stage)
+            options = getattr(question.item, "options", []) if question else []
+            for option in options:
+                if str(option.value) == code:
+                    return _text(option.label, lang, code)
+        return coded("stage", code, lang)
+
+    def held(self, row: Mapping[str, Any], lang: str) -> Held | None:
+        held_on, number, stage = row.get("held_on"), row.get("number"), row.get("stage")
+        if not (held_on or number or stage):
+            return None
+        return Held(
+            day=format_day(held_on, lang, self.tz) if held_on else None,
+            number=number,
+            stage=stage,
+            stage_label=self.stage_label(row["flow_id"], row["flow_version"], stage, lang)
+            if stage
+            else None,
+        )
+
+    def _day_key(self, row: Mapping[str, Any]) -> str:
+        """The day a session happened, as YYYY-MM-DD: held on, else when it was started."""
+        held_on = row.get("held_on")
+        if held_on:
+            return str(held_on)
+        moment = parse_moment(row["started_at"])
+        return moment.astimezone(self.tz).date().isoformat() if moment else ""
+
+    def goals(self, case_id: int, lang: str) -> list[GoalView]:
+        out = []
+        for goal in CaseFile(self.store).goals(case_id):
+            rated = [r for r in goal.ratings if r.rating is not None]
+            ratings = [
+                Rating(
+                    day=format_day(r.rated_on, lang, self.tz),
+                    rating=int(r.rating or 0),
+                    high=r.high,
+                    session_id=r.session_id,
+                )
+                for r in rated
+            ]
+            progress = " → ".join(str(r.rating) for r in ratings)
+            if ratings and ratings[-1].high:
+                progress += f" / {ratings[-1].high}"
+            out.append(
+                GoalView(
+                    number=goal.number,
+                    title=goal.title,
+                    area=goal.area,
+                    activities=goal.activities,
+                    target=goal.target,
+                    status=goal.status,
+                    status_label=coded("goal_status", goal.status, lang),
+                    sessions=len(goal.ratings),
+                    ratings=ratings,
+                    progress=progress or label("not_rated", lang),
+                )
+            )
+        return out
+
+    def stage_runs(self, sessions: list[dict[str, Any]], lang: str) -> list[StageRun]:
+        """The intervention stages in the order the sessions were held, consecutive sessions
+        of one stage together."""
+        held = sorted(
+            (s for s in sessions if s["status"] == "completed" and s.get("stage")),
+            key=lambda s: (self._day_key(s), s.get("number") or 0, s["started_at"]),
+        )
+        runs: list[list[dict[str, Any]]] = []
+        for s in held:
+            if runs and runs[-1][-1]["stage"] == s["stage"]:
+                runs[-1].append(s)
+            else:
+                runs.append([s])
+        return [
+            StageRun(
+                stage=str(run[0]["stage"]),
+                label=self.stage_label(
+                    run[0]["flow_id"], run[0]["flow_version"], str(run[0]["stage"]), lang
+                ),
+                sessions=len(run),
+                first_day=format_day(self._day_key(run[0]), lang, self.tz),
+                last_day=format_day(self._day_key(run[-1]), lang, self.tz),
+                numbers=[int(s["number"]) for s in run if s.get("number")],
+            )
+            for run in runs
+        ]
+
+    def trends(self, sessions: list[dict[str, Any]], lang: str) -> list[Trend]:
+        """Check-in answers over time: every item its flow marks ``trend``, as numbers (a
+        choice by its position in the list, yes/no as 1/0)."""
+        by_flow: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for s in sessions:
+            if s["status"] == "completed":
+                by_flow[str(s["flow_id"])].append(s)
+        out: list[Trend] = []
+        for flow_id in sorted(by_flow):
+            rows = by_flow[flow_id]
+            engine = self._current_engine(flow_id) or self.engine(
+                rows[-1]["flow_id"], rows[-1]["flow_version"]
+            )
+            if engine is None:
+                continue
+            items = [q for q in engine.questions if getattr(q.item, "trend", False)]
+            if not items:
+                continue
+            answers = self.records.current_answers(s["id"] for s in rows)
+            flow_title = engine.flow.text(engine.flow.title, lang)
+            for q in items:
+                trend = self._trend(q, rows, answers, flow_id, flow_title, lang)
+                if trend is not None:
+                    out.append(trend)
+        return out
+
+    def _trend(
+        self,
+        q: Question,
+        rows: list[dict[str, Any]],
+        answers: Mapping[str, list[dict[str, Any]]],
+        flow_id: str,
+        flow_title: str,
+        lang: str,
+    ) -> Trend | None:
+        item = q.item
+        points: list[TrendPoint] = []
+        for s in rows:
+            found = next(
+                (
+                    a
+                    for a in answers[s["id"]]
+                    if a["question_id"] == q.id and a["status"] == "answered"
+                ),
+                None,
+            )
+            stored = _loads(found["value"]) if found else None
+            value = _trend_value(item, stored)
+            if value is None:
+                continue
+            when = s["completed_at"] or s["started_at"]
+            # The answer in the record's language (the respondent's wording stays in the
+            # session record).
+            text = answer_types.display(item, stored, lang)
+            points.append(TrendPoint(self.moment(when, lang), value, text))
+        if not points:
+            return None
+        low, high, scale = _trend_scale(item, [p.value for p in points], lang)
+        return Trend(
+            key=f"{flow_id}-{q.id}",
+            flow_id=flow_id,
+            item_id=q.id,
+            title=label("trend_of", lang, question=item.label(lang), flow=flow_title),
+            low=low,
+            high=high,
+            scale=scale,
+            points=points,
+        )
+
+    def _current_engine(self, flow_id: str) -> Engine | None:
+        try:
+            return self.registry.current(flow_id).engine
+        except Exception:  # a flow file removed since: fall back to the stored version
+            return None
+
+    def closing(self, case: Case, sessions: list[dict[str, Any]], lang: str) -> Closing | None:
+        events = CaseFile(self.store).events(case.id)
+        if not events:
+            return None
+        texts = []
+        for e in events:
+            at = format_day(str(e["at"]), lang, self.tz)
+            name = str(e.get("actor_name") or "?")
+            if e["kind"] == "closed":
+                texts.append(CaseEvent("closed", label("closed_on", lang, at=at, name=name)))
+            else:
+                reason = str(e.get("reason") or "")
+                texts.append(
+                    CaseEvent(
+                        "reopened", label("reopened_on", lang, at=at, name=name, reason=reason)
+                    )
+                )
+        report = None
+        closed = case.status == "closed"
+        last = events[-1]
+        if closed and last.get("session_id"):
+            found = [s for s in sessions if s["id"] == last["session_id"]]
+            if found:
+                current = self.records.current_answers([found[0]["id"]])
+                report = self._note(found[0], current[found[0]["id"]], lang, case.flow_facts)
+        return Closing(closed=closed, events=texts, report=report)
+
     # -- a session record -------------------------------------------------------------
 
     def session(self, session_id: str, lang: str | None = None) -> SessionRecord:
@@ -822,7 +1273,7 @@ class Views:
         for answer_row in history:
             revisions[answer_row["question_id"]].append(answer_row)
         current = [rows[-1] for rows in revisions.values()]  # in the order first answered
-        stages = self.stages(row, current, lang, case.facts)
+        stages = self.stages(row, current, lang, case.flow_facts)
         labels = {a.question_id: a.label for s in stages for a in s.answers}
         labels.update({p.question_id: p.label for s in stages for a in s.answers for p in a.probes})
         engine = self.engine(row["flow_id"], row["flow_version"])
@@ -830,6 +1281,12 @@ class Views:
             {s.id: engine.flow.text(s.title, lang) for s in engine.flow.stages} if engine else {}
         )
         when = row["completed_at"] or row["started_at"]
+        stage_titles.update(
+            {
+                score_stage_id(score.id): label("ratings_kind", lang)
+                for score in (engine.flow.scores if engine else [])
+            }
+        )
         scores = [
             self.score(s, stage_titles.get(s["stage_id"], s["stage_id"]), lang, when)
             for s in sorted(
@@ -882,6 +1339,10 @@ class Views:
             scores=scores,
             stages=stages,
             changes=changes,
+            # The age on the day of the session: a record reads the same next year.
+            profile=self.profile(case.id, lang, self.day_of(row["started_at"])),
+            consent_warning=self.consent(case.id, lang)[1],
+            held=self.held(row, lang),
         )
 
     def _changes(
@@ -938,23 +1399,21 @@ class Views:
             rows = by_instrument[instrument_id]
             points = [self.point(r, lang) for r in rows]
             points.sort(key=lambda p: (p.at.iso, p.session_id))
-            inst = self.instrument(instrument_id)
-            banded = self.bands(instrument_id, lang)
+            last: dict[str, Any] = json.loads(rows[-1]["result"])
+            ratings = last.get("kind") == "ratings"
+            banded = None if ratings else self.bands(instrument_id, lang)
             if banded is not None:
                 bands, higher_is, low, high = banded
             else:
-                first: dict[str, Any] = json.loads(rows[0]["result"])
-                low, high = [*(first.get("total_range") or []), 0, 0][:2]
-                bands, higher_is = [], "worse"
+                low, high = [*(last.get("total_range") or []), 0, 0][:2]
+                higher_is = str(last.get("higher_is") or "worse")
+                bands = self._rating_bands(last, higher_is, lang) if ratings else []
+            short_name, full_name = self.names(instrument_id, last, lang)
             out.append(
                 Series(
                     instrument_id=instrument_id,
-                    instrument=_text(inst.short_name, lang, instrument_id)
-                    if inst
-                    else instrument_id,
-                    instrument_name=_text(inst.name, lang, instrument_id)
-                    if inst
-                    else instrument_id,
+                    instrument=short_name,
+                    instrument_name=full_name,
                     higher_is=higher_is,
                     higher_is_label=label(f"higher_{higher_is}", lang),
                     low=low,
@@ -1019,9 +1478,26 @@ class Views:
             if s["flow_id"] == CONTACT_NOTE_FLOW and s["status"] in ("completed", "cancelled")
         ]
         current = self.records.current_answers(s["id"] for s in noted)
-        return [self._note(s, current[s["id"]], lang, case.facts) for s in noted]
+        return [self._note(s, current[s["id"]], lang, case.flow_facts) for s in noted]
+
+    def _note_days(self, notes: Mapping[str, Note]) -> dict[str, str | None]:
+        """The contact day of each note (YYYY-MM-DD), which orders it in the timeline."""
+        days: dict[str, str | None] = {}
+        answers = self.records.current_answers(notes)
+        for sid, rows in answers.items():
+            found = next(
+                (
+                    _loads(a["value"])
+                    for a in rows
+                    if a["question_id"] == "contact_date" and a["status"] == "answered"
+                ),
+                None,
+            )
+            days[sid] = found if isinstance(found, str) else None
+        return days
 
     def case(self, case: Case, lang: str, as_of: datetime) -> CaseSummary:
+        consent, consent_warning = self.consent(case.id, lang)
         sessions = self.records.case_sessions(case.id)
         for flow_id, version in sorted({(s["flow_id"], s["flow_version"]) for s in sessions}):
             self.engine(flow_id, version)  # first, so that their instruments are reused
@@ -1036,6 +1512,8 @@ class Views:
                 key=lambda r: self._stage_index(r["flow_id"], r["flow_version"], r["stage_id"])
             )
         timeline = []
+        order: list[tuple[str, str]] = []
+        note_day = {sid: str(day) for sid, day in self._note_days(notes).items() if day}
         open_flags: list[Flag] = []
         unstored: set[str] = set()  # sessions from before flags were stored
         for s in sessions:
@@ -1058,6 +1536,7 @@ class Views:
             note = notes.get(s["id"])
             if s["flow_id"] == CONTACT_NOTE_FLOW and note is None:
                 continue  # a note still being written is not part of the record yet
+            day_key = self._day_key(s)
             timeline.append(
                 Entry(
                     kind="note" if note else "session",
@@ -1074,11 +1553,21 @@ class Views:
                     ),
                     signed=bool(s["signed_at"]),
                     scores=[self.point(r, lang) for r in rows],
-                    instruments=[self._instrument_name(r["instrument_id"], lang) for r in rows],
+                    instruments=[
+                        self._instrument_name(r["instrument_id"], lang, json.loads(r["result"]))
+                        for r in rows
+                    ],
                     flags=flags,
                     note=note,
+                    day=note.day if note else format_day(day_key, lang, self.tz),
+                    held=self.held(s, lang),
                 )
             )
+            order.append((note_day.get(s["id"], day_key), s["started_at"]))
+        # The timeline runs by the day things happened (a session record's held-on day, a
+        # note's contact day), not the day they were typed.
+        timeline = [e for _, e in sorted(zip(order, timeline, strict=True), key=lambda x: x[0])]
+        latest_flags = []
         latest_flags = open_flags
         for one in series:
             rows = [
@@ -1118,6 +1607,14 @@ class Views:
             sessions_count=sum(1 for e in timeline if e.kind == "session"),
             notes_count=len(notes),
             compliance=self._compliance(case.id, as_of, lang),
+            case_status_label=coded("case_status", case.status, lang),
+            profile=self.profile(case.id, lang, as_of.astimezone(self.tz).date()),
+            consent=consent,
+            consent_warning=consent_warning,
+            goals=self.goals(case.id, lang),
+            stage_runs=self.stage_runs(sessions, lang),
+            trends=self.trends(sessions, lang),
+            closing=self.closing(case, sessions, lang),
         )
 
     def _compliance(self, case_id: int, as_of: datetime, lang: str) -> list[Compliance]:
@@ -1149,9 +1646,10 @@ class Views:
         ids = [stage.id for stage in engine.flow.stages] if engine else []
         return (ids.index(stage_id) if stage_id in ids else len(ids), stage_id)
 
-    def _instrument_name(self, instrument_id: str, lang: str) -> str:
-        inst = self.instrument(instrument_id)
-        return _text(inst.short_name, lang, instrument_id) if inst else instrument_id
+    def _instrument_name(
+        self, instrument_id: str, lang: str, result: Mapping[str, Any] | None = None
+    ) -> str:
+        return self.names(instrument_id, result, lang)[0]
 
     def notes(self, case: Case, lang: str, as_of: datetime) -> ContactLog:
         sessions = self.records.case_sessions(case.id)
@@ -1192,8 +1690,17 @@ class Views:
             if r["instrument_id"] == series.instrument_id and r["session_status"] == "completed"
         }
         scored = [p for p in series.points if p.total is not None]
-        pre = scored[0] if scored else None
-        post = scored[-1] if len(scored) > 1 else None
+        # The pre-test is the first administration marked pre (or baseline), the post-test the
+        # last marked post; without those marks, the first and the last.
+        pre = next(
+            (p for p in scored if p.phase in ("pre", "baseline")), scored[0] if scored else None
+        )
+        marked = [p for p in scored if p.phase == "post" and p is not pre]
+        post = (
+            marked[-1]
+            if marked
+            else (scored[-1] if len(scored) > 1 and scored[-1] is not pre else None)
+        )
         change = (
             (float(post.total) - float(pre.total))
             if pre and post and pre.total is not None and post.total is not None
@@ -1201,7 +1708,10 @@ class Views:
         )
         rci = rci_text = rci_source = None
         reading = "single" if post is None else "rci_unavailable"
-        inst = self.instrument(series.instrument_id)
+        ratings = results and next(iter(results.values())).get("kind") == "ratings"
+        if ratings and post is not None:
+            reading = "ratings"
+        inst = None if ratings else self.instrument(series.instrument_id)
         if inst is not None and pre is not None and post is not None:
             try:
                 comparison = compare(

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from flows.engine import Reply, Voice
+from flows.registry import FlowRegistry
 from storage.records import Records
 from storage.store import Store
 from templates.export import TABLES, VARIABLES, export, plain
@@ -76,7 +77,7 @@ def test_answers_are_one_row_per_answer_with_its_latest_revision(filled, tmp_pat
     assert (mood["case"], mood["flow"], mood["flow_version"], mood["phase"], mood["stage"]) == (
         "LBC-07",
         "child_checkin",
-        "3",
+        str(FlowRegistry().current("child_checkin").engine.flow.version),
         "ongoing",
         "mood",
     )

@@ -132,7 +132,23 @@ def test_the_organisations_safety_message_replaces_the_bundled_one(team, tmp_pat
 
 def test_a_worker_writing_their_own_record_gets_no_safety_message(team):
     store, interviews, _clock, case, _lead, worker, _grandma = team
-    lines = ["1", "today", "1", "1", "1", "Trust", "", "1", "1", "Calm", "", "", "Quiet"]
+    lines = [
+        "1",
+        "today",
+        "1",
+        "1",
+        "1",
+        "Trust",
+        "",
+        "1",
+        "1",
+        "Calm",
+        "",
+        "",
+        "Quiet",
+        "Went well",
+        "",
+    ]
     _sid, turn = answer(
         interviews, "session_record", case, worker, [*lines, "Visit", "", "", "yes"]
     )

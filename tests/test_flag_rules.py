@@ -416,6 +416,13 @@ BUNDLED_RULES = {
     },
     "elder_scales": {},
     "family_resilience": {},
+    "consent": {"consent_declined": ("agreed", "attention")},
+    "closing_report": {},
+    "followup_visit": {
+        "new_concern": ("new_concern", "attention"),
+        "next_action.reopen": ("next_action", "attention"),
+    },
+    "reminiscence_session": {"safeguarding": ("safeguarding", "urgent")},
 }
 
 
@@ -424,7 +431,23 @@ def test_the_bundled_flows_carry_the_flag_rules_a_worker_needs(path):
     assert _flags_of(path) == BUNDLED_RULES[path.stem]
 
 
-SESSION = ["1", "today", "1", "1", "1", "Trust", "", "1", "1", "Calm", "", "", "Quiet"]
+SESSION = [
+    "1",
+    "today",
+    "1",
+    "1",
+    "1",
+    "Trust",
+    "",
+    "1",
+    "1",
+    "Calm",
+    "",
+    "",
+    "Quiet",
+    "Went well",
+    "",
+]
 
 
 @pytest.mark.parametrize(
@@ -434,6 +457,8 @@ SESSION = ["1", "today", "1", "1", "1", "Trust", "", "1", "1", "Calm", "", "", "
         ("elder_checkin", ["3", "often"], "lonely.often"),
         ("contact_note", ["today", "1", "1", "Said hello", "", "yes"], "worried"),
         ("session_record", [*SESSION, "Visit", "", "", "yes"], "safeguarding"),
+        ("consent", ["", "", "", "", "", "1", "", "no"], "consent_declined"),
+        ("followup_visit", ["today", "1", "3", "Fine", "", "", "yes"], "new_concern"),
     ],
 )
 def test_a_bundled_rule_fires_on_the_answer_that_calls_for_action(flow, answers, flag):

@@ -43,7 +43,16 @@ def _no_env_dirs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
 
 
+def filled_example() -> str:
+    """The RSCA example as an organisation fills it in (here with stand-in texts): as
+    shipped it refuses to load while it still says PLACEHOLDER."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    return text.replace("PLACEHOLDER", "Filled in from the licensed copy")
+
+
 def _load(name: str) -> Instrument:
+    if name == str(EXAMPLE):
+        return parse_instrument(filled_example(), name)
     return load_instrument(name)
 
 
@@ -267,8 +276,25 @@ def test_phq9_only_flag_is_the_item9_safety_flag():
     ]
 
 
+def test_example_rsca_refuses_to_load_until_every_placeholder_is_replaced(tmp_path):
+    with pytest.raises(InstrumentFileError) as caught:
+        load_instrument(str(EXAMPLE))
+    problems = caught.value.problems
+    assert problems[0].startswith("line 31: licence still says PLACEHOLDER; replace each")
+    assert any(p.startswith("lines 34, 35: sources still says PLACEHOLDER") for p in problems)
+    assert any("items (rsca_1 ... rsca_27, 27 in all) still say PLACEHOLDER" in p for p in problems)
+    assert "docs/instruments.md" in problems[-1] and "CASEFLOW_INSTRUMENTS" in problems[-1]
+    half = EXAMPLE.read_text(encoding="utf-8").replace("PLACEHOLDER.  State", "Granted.  State")
+    (tmp_path / "rsca.yaml").write_text(half, encoding="utf-8")
+    with pytest.raises(InstrumentFileError) as caught:
+        load_instrument(str(tmp_path / "rsca.yaml"))
+    assert not any("licence" in p for p in caught.value.problems)
+    (tmp_path / "rsca.yaml").write_text(filled_example(), encoding="utf-8")
+    assert load_instrument(str(tmp_path / "rsca.yaml")).id == "rsca"
+
+
 def test_example_rsca_has_five_subscales_covering_all_27_items_once():
-    inst = load_instrument(str(EXAMPLE))
+    inst = _load(str(EXAMPLE))
     subs = inst.subscales
     assert [s.id for s in subs] == [
         "goal_focus",
@@ -581,15 +607,21 @@ def test_cli_instruments_list_shows_every_bundled_instrument(capsys):
 
 def test_cli_instruments_list_includes_an_organisations_directory(tmp_path, capsys):
     # As docs/instruments.md says: copy the example into your own directory as <id>.yaml.
-    (tmp_path / "rsca.yaml").write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "rsca.yaml").write_text(filled_example(), encoding="utf-8")
     assert _run(["instruments", "list", "--instruments-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "\nrsca " in out and str(tmp_path / "rsca.yaml") in out
 
 
-def test_cli_instruments_list_flags_a_file_named_differently_from_its_id(capsys):
-    assert _run(["instruments", "list", "--instruments-dir", str(EXAMPLE.parent)]) == 1
+def test_cli_instruments_list_flags_a_file_named_differently_from_its_id(tmp_path, capsys):
+    (tmp_path / "rsca_example.yaml").write_text(filled_example(), encoding="utf-8")
+    assert _run(["instruments", "list", "--instruments-dir", str(tmp_path)]) == 1
     assert "rsca_example.yaml declares id rsca" in capsys.readouterr().out
+
+
+def test_cli_instruments_list_says_the_example_still_has_placeholders(capsys):
+    assert _run(["instruments", "list", "--instruments-dir", str(EXAMPLE.parent)]) == 1
+    assert "INVALID: invalid instrument file" in capsys.readouterr().out
 
 
 def test_cli_instruments_list_reports_a_broken_file_and_fails(tmp_path, capsys):
@@ -627,3 +659,38 @@ def test_every_bundled_instrument_scores_its_lowest_answers(capsys):
                for i in inst.item_ids}  # fmt: skip
         result = score(inst, low)
         assert result.total == inst.scale_range(inst.total_scale.id)[0]
+
+
+def test_an_instrument_declares_whom_it_is_for_by_age_and_who_answers():
+    doc = _minimal() | {"ages": {"min": 18}, "respondent": "self"}
+    inst = parse_instrument(yaml.safe_dump(doc, allow_unicode=True))
+    assert inst.ages is not None and inst.ages.text() == "18+"
+    assert (inst.suits_age(17), inst.suits_age(18), inst.suits_age(None)) == (False, True, True)
+    band = parse_instrument(yaml.safe_dump(_minimal() | {"ages": {"min": 12, "max": 18}}))
+    assert band.ages is not None and band.ages.text() == "12–18" and not band.suits_age(19)
+    assert parse_instrument(yaml.safe_dump(_minimal())).suits_age(3)  # no ages: anyone
+
+
+@pytest.mark.parametrize(
+    ("ages", "message"),
+    [
+        ({"min": 18, "max": 12}, "min 18 is above max 12"),
+        ({}, "give 'min', 'max' or both"),
+        ({"min": -1}, "ages.min"),
+    ],
+)
+def test_an_age_range_that_cannot_be_is_refused(ages, message):
+    assert message in _problems(_minimal() | {"ages": ages})
+
+
+def test_a_respondent_is_self_caregiver_or_worker():
+    assert "respondent" in _problems(_minimal() | {"respondent": "teacher"})
+
+
+def test_the_adult_screeners_say_they_are_for_adults():
+    assert {i: _load(i).ages.text() for i in ("phq9", "gad7", "gds15", "ucla3")} == {
+        "phq9": "18+",
+        "gad7": "18+",
+        "gds15": "60+",
+        "ucla3": "18+",
+    }

@@ -40,6 +40,9 @@ EXPECTED: dict[str, set[str]] = {
     "case.view": STAFF,
     "case.edit": {"worker"},
     "case.close": {"worker"},
+    "case.profile.edit": {"worker"},
+    "consent.record": {"worker"},
+    "plan.edit": {"worker"},
     "member.invite": {"worker"},
     "member.link": {"worker"},
     "interview.run": {"worker"},
@@ -272,6 +275,14 @@ def _on_the_command_line(world: World, action: str, relation: str, tmp_path) -> 
         "record.sign": ["sign", world.session_id],
         "record.amend": ["amend", world.session_id, "session_number", "3", "--reason", "typo"],
         "scores.view": ["compare", "A-1", "phq9"],
+        "case.view": ["case", "show", "A-1"],
+        "case.profile.edit": ["case", "profile", "A-1", "--caregiver", "奶奶"],
+        "consent.record": [
+            *("case", "consent", "A-1", "--by", "本人", "--role", "client"),
+            *("--method", "spoken", "--on", "2026-03-01"),
+        ],
+        "plan.edit": ["case", "goals", "A-1", "add", "每周出门一次"],
+        "case.close": ["case", "close", "A-1"],  # 1 for the worker: no closing report yet
         "member.link": ["link", "A-1", "--member", f"#{world.ids['client']}", "--replace"],
     }[action]
     code = run_as(relation, cli_module.main, [*argv, "--db", db])
@@ -289,6 +300,11 @@ CLI_ACTIONS = (
     "record.sign",
     "record.amend",
     "scores.view",
+    "case.view",
+    "case.profile.edit",
+    "consent.record",
+    "plan.edit",
+    "case.close",
     "member.link",
 )
 

@@ -729,6 +729,8 @@ def build_case(store, clock):
             '"When Mum doesn\'t call, my chest feels tight."',
             "First session.",
             "Sat close to his grandmother; looked at the phone on the table often.",
+            "The cards helped him start; I moved on to his parents too quickly.",
+            "Whether to bring his mother in by video call.",
             "Grandmother to let him call his mother on Sunday evenings.\nNext visit: emotion diary.",
             "2026-03-08",
             "2026-03-09",
