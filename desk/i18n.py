@@ -117,13 +117,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "open_record": {"en": "Open record", "zh": "查看记录"},
     "at_stage": {"en": "at “{stage}”", "zh": "进行到“{stage}”"},
-    "trends": {"en": "Check-in trends", "zh": "小调查趋势"},
-    "trends_intro": {
-        "en": "From the answers to completed check-ins.",
-        "zh": "根据已完成的小调查回答绘制。",
-    },
     "no_trends": {"en": "No completed check-in yet.", "zh": "尚无已完成的小调查。"},
-    "trend_scale": {"en": "Axis: {scale}", "zh": "纵轴：{scale}"},
     "schedules": {"en": "Scheduled check-ins", "zh": "定期小调查安排"},
     "no_schedules": {"en": "Nothing is scheduled.", "zh": "尚未安排定期小调查。"},
     "schedule_state_active": {"en": "active", "zh": "进行中"},

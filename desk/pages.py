@@ -304,16 +304,14 @@ def _case_charts(desk: Desk, data: views.CasePage) -> tuple[dict[str, str], list
         charts[s.instrument_id] = url(
             points, shades, float(s.low), float(s.high), f"case-{s.instrument_id}"
         )
-    trends = [
-        url(
-            [(when.astimezone(desk.tz).replace(tzinfo=None), value) for when, value in t.points],
-            [],
-            t.low,
-            t.high,
-            t.salt,
-        )
-        for t in data.trends
-    ]
+    trends = []
+    for t in data.summary.trends:
+        points = []
+        for tp in t.points:
+            moment = parse_moment(tp.at.iso)
+            if moment is not None:
+                points.append((moment.astimezone(desk.tz).replace(tzinfo=None), float(tp.value)))
+        trends.append(url(points, [], float(t.low), float(t.high), f"trend-{t.key}"))
     return charts, trends
 
 

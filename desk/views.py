@@ -1,18 +1,17 @@
-"""What the desk's pages show, read on the database thread and handed to the templates as
-plain data. Each function asks the access policy first (through ``casework``), and audits the
+"""What the desk's pages show, read on the read-only connection and handed to the templates
+as plain data. Each function asks the access policy first (through ``casework``), and audits the
 view; a case or record the worker may not see raises ``casework.errors.NotFound``.
 
-Records and case summaries come from ``templates.view`` and ``templates.render``, the same
-code as ``caseflow render``: the desk adds the one-line timeline, check-in trends, schedules,
-and the forms' choices.
+Records and case summaries (scores, check-in trends, compliance) come from ``templates.view``
+and ``templates.render``, the same code as ``caseflow render``: the desk adds the one-line
+timeline, schedules, web links, and the forms' choices.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from casework import flags as flag_actions
@@ -24,7 +23,6 @@ from casework.caseload import CaseRow, caseload
 from casework.cases import case_for
 from casework.identity import Actor
 from casework.records import session_for
-from desk.i18n import label as desk_label
 from flows.engine import Engine
 from flows.model import ChoiceItem, NumberItem, ScaleItem, YesNoItem
 from flows.recurrence import describe, next_due
@@ -32,7 +30,7 @@ from flows.registry import FlowRegistry
 from storage.desk import DeskStore
 from storage.records import Records
 from storage.store import Case, Store
-from templates.i18n import format_moment, label, parse_moment
+from templates.i18n import format_moment, label
 from templates.render import Renderer
 from templates.view import CaseSummary, Entry, SessionRecord, Views
 
@@ -48,7 +46,6 @@ __all__ = [
     "RecordPage",
     "ScheduleLine",
     "TimelineLine",
-    "Trend",
     "WebLinkLine",
     "case_page",
     "caseload_page",
@@ -129,19 +126,6 @@ class TimelineLine:
 
 
 @dataclass(frozen=True, slots=True)
-class Trend:
-    """One check-in question's answers over time, as numbers for a chart."""
-
-    flow_title: str
-    question: str
-    points: list[tuple[datetime, float]]
-    low: float
-    high: float
-    scale: str
-    salt: str
-
-
-@dataclass(frozen=True, slots=True)
 class ScheduleLine:
     id: int
     member: str
@@ -174,7 +158,6 @@ class CasePage:
     summary: CaseSummary
     facts: list[tuple[str, str]]
     lines: list[TimelineLine]
-    trends: list[Trend]
     schedules: list[ScheduleLine]
     respondents: list[Member]
     flows: list[FlowChoice]
@@ -219,96 +202,6 @@ def _stage_of(engine: Engine | None, state: str, lang: str) -> str | None:
     return None
 
 
-def _trend_value(item: Any, value: Any) -> float | None:
-    if isinstance(item, YesNoItem):
-        return 1.0 if value is True else 0.0 if value is False else None
-    if isinstance(item, ChoiceItem):
-        values = [o.value for o in item.options]
-        return float(values.index(value) + 1) if value in values else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _trend_range(item: Any, values: list[float]) -> tuple[float, float]:
-    """The low and high ends of a trend chart's axis."""
-    if isinstance(item, ScaleItem):
-        return float(item.min), float(item.max)
-    if isinstance(item, YesNoItem):
-        return 0.0, 1.0
-    if isinstance(item, ChoiceItem):
-        return 1.0, float(len(item.options))
-    low = item.validation.min if item.validation.min is not None else min([*values, 0.0])
-    high = item.validation.max if item.validation.max is not None else max([*values, 1.0])
-    return float(low), float(max(high, low + 1))
-
-
-def _trends(
-    views: Views,
-    sessions: list[dict[str, Any]],
-    answers: dict[str, list[dict[str, Any]]],
-    lang: str,
-) -> list[Trend]:
-    """Check-in answers over time: for each check-in flow (answered by a caregiver or a
-    client), its scale, number and yes/no questions, and its choice questions carried from
-    week to week (those are states tracked over time, with options in order), charted over
-    the completed sessions."""
-    series: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
-    meta: dict[tuple[str, str], tuple[Any, str, str, int]] = {}
-    for row in sessions:
-        if row["status"] != "completed":
-            continue
-        engine = _engine(views, row)
-        if engine is None or engine.flow.respondent not in ("caregiver", "client"):
-            continue
-        when = parse_moment(row["completed_at"] or row["started_at"])
-        if when is None:
-            continue
-        current = {a["question_id"]: a for a in answers.get(row["id"], [])}
-        for q in engine.questions:
-            if q.parent is not None or q.instrument is not None:
-                continue
-            item = q.item
-            tracked = isinstance(item, ScaleItem | NumberItem | YesNoItem) or (
-                isinstance(item, ChoiceItem) and item.carry_forward
-            )
-            answer = current.get(q.id)
-            if not tracked or answer is None or answer["status"] != "answered":
-                continue
-            value = _trend_value(item, json.loads(answer["value"]))
-            if value is None:
-                continue
-            key = (engine.flow.id, q.id)
-            series.setdefault(key, []).append((when.astimezone(UTC), value))
-            title = engine.flow.text(engine.flow.title, lang)
-            meta[key] = (item, title, item.label(lang), q.index)
-    out = []
-    for key, points in series.items():
-        item, flow_title, question, _ = meta[key]
-        values = [v for _, v in points]
-        low, high = _trend_range(item, values)
-        if isinstance(item, YesNoItem):
-            no, yes = desk_label("no", lang), desk_label("yes", lang)
-            scale = f"0 = {no}{label('semicolon', lang)}1 = {yes}"
-        elif isinstance(item, ChoiceItem):
-            scale = label("semicolon", lang).join(
-                f"{i} = {o.label.get(lang) or next(iter(o.label.values()))}"
-                for i, o in enumerate(item.options, start=1)
-            )
-        else:
-            scale = ""
-        out.append(Trend(flow_title, question, sorted(points), low, high, scale, f"trend-{key[1]}"))
-    order = {key: meta[key][3] for key in meta}
-    keyed = sorted(zip(series, out, strict=True), key=lambda kv: (kv[0][0], order[kv[0]]))
-    per_flow: dict[str, int] = {}
-    kept = []
-    for (flow_id, _), trend in keyed:
-        per_flow[flow_id] = per_flow.get(flow_id, 0) + 1
-        if per_flow[flow_id] <= TREND_CHARTS:
-            kept.append(trend)
-    return kept
-
-
 def _facts(registry: FlowRegistry, case: Case, lang: str) -> list[tuple[str, str]]:
     names = {
         "child_name": {"en": "Child", "zh": "孩子"},
@@ -351,7 +244,6 @@ def case_page(
             stage = _stage_of(engine, str(row["resume_state"] or row["state"]), lang)
         key = [] if entry.note else _key_answers(engine, answers[entry.session_id], lang)
         lines.append(TimelineLine(entry, stage, key, row.get("sign_comment")))
-    trends = _trends(views, sessions, answers, lang)
 
     def allowed(action: str) -> bool:
         return policy.allowed(store, actor, action, case.id)
@@ -394,7 +286,6 @@ def case_page(
         summary=summary,
         facts=_facts(registry, case, lang),
         lines=lines,
-        trends=trends,
         schedules=schedule_lines,
         respondents=respondents,
         flows=flow_choices(registry, lang, {"caregiver", "client"}),

@@ -349,7 +349,7 @@ def test_the_worker_chooses_chinese_for_every_page(desk):
     assert response.headers["location"] == "/cases/LBC-07"
     page = browser.get("/cases/LBC-07").text
     assert '<html lang="zh-Hans">' in page
-    assert "个案概览" in page and "服务时间线" in page and "小调查趋势" in page
+    assert "个案概览" in page and "服务时间线" in page and "定期问答的变化趋势" in page
     assert "退出登录" in page and "English" in page
     assert desk.call(lambda store: store.person(desk.team.worker)["lang"]) == "zh"
     caseload = browser.get("/caseload").text
