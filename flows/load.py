@@ -241,7 +241,7 @@ _KINDS = {
 
 def _check_case_file(data: dict[str, Any], add: Any, line: Any) -> None:
     """``sets:`` and ``scores:`` name items of the right type, with values that fit."""
-    from flows.model import CONSENT_METHODS, CONSENT_ROLES
+    from flows.model import CLIENT_GROUPS, CONSENT_METHODS, CONSENT_ROLES
 
     items = {str(item.get("id")): (loc, item) for loc, item in _items(data)}
 
@@ -320,6 +320,21 @@ def _check_case_file(data: dict[str, Any], add: Any, line: Any) -> None:
                     values_in(loc, "a consent's role", item, CONSENT_ROLES)
                 if item is not None and key == "method":
                     values_in(loc, "a consent's method", item, CONSENT_METHODS)
+        profile = sets.get("profile")
+        if isinstance(profile, dict):
+            for key, kind in (
+                ("client_name", "text"),
+                ("age", "number"),
+                ("birth_year", "number"),
+                ("group", "choice"),
+                ("caregiver", "text"),
+            ):
+                if key not in profile:
+                    continue
+                loc = ("sets", "profile", key)
+                item = check(loc, f"sets.profile.{key}", profile[key], kind)
+                if item is not None and key == "group":
+                    values_in(loc, "a profile's group", item, CLIENT_GROUPS)
     purpose = data.get("purpose")
     if purpose == "consent" and not (isinstance(sets, dict) and sets.get("consent")):
         add(Code.PURPOSE_NEEDS, ("purpose",), purpose=purpose, field="sets.consent")

@@ -26,6 +26,15 @@ PHASES = ("baseline", "pre", "mid", "post", "follow-up", "ongoing")
 PURPOSES = ("consent", "closing", "follow_up")
 CONSENT_ROLES = ("client", "caregiver", "guardian", "family_member")
 CONSENT_METHODS = ("spoken", "paper", "chat")
+CLIENT_GROUPS = (
+    "left_behind_child",
+    "low_income_child",
+    "child_in_difficulty",
+    "elder_alone",
+    "family",
+    "other",
+)
+"""The client groups a case's profile knows (the four studies' groups, and other)."""
 OPTION_SOURCES = ("case.goals",)
 """Where a choice can take its options from at interview time: ``case.goals`` offers the
 case's goals (value: the goal's number, label: its number and title)."""
@@ -275,12 +284,23 @@ class ConsentFields(_Model):
     explained: Identifier | None = None
 
 
+class ProfileFields(_Model):
+    """The items of a profile flow that set the case's profile; an item left unanswered
+    leaves that field as it was."""
+
+    client_name: Identifier | None = None
+    age: Identifier | None = None
+    birth_year: Identifier | None = None
+    group: Identifier | None = None
+    caregiver: Identifier | None = None
+
+
 class Sets(_Model):
     """What a completed session sets beyond its answers, each read from one item: the day
     it was held, its number, its intervention stage (the stage item's options are the
     organisation's stage list), its phase, the goals it worked on with their progress
     ratings, which goals were met or partly met (a closing report: the others were not),
-    and the case's consent."""
+    the case's consent, and the case's profile."""
 
     held_on: Identifier | None = None
     number: Identifier | None = None
@@ -291,6 +311,7 @@ class Sets(_Model):
     goals_met: Identifier | None = None
     goals_partly_met: Identifier | None = None
     consent: ConsentFields | None = None
+    profile: ProfileFields | None = None
 
 
 class ScoreBand(_Model):

@@ -248,6 +248,10 @@ class Outcome:
     """Goal number → met or partly_met, when the flow judges goals (a closing report); a
     goal it does not name was not met."""
     consent: Consent | None = None
+    profile: dict[str, Any] = field(default_factory=dict)
+    """Profile fields the session answered: ``client_name``, ``age`` (in years, on the day
+    held), ``birth_year``, ``client_group``, ``caregiver``. Unanswered fields stay as
+    they were."""
 
 
 def _int(value: Any) -> int | None:
@@ -311,6 +315,21 @@ def session_outcome(flow: Flow, values: Mapping[str, Any]) -> Outcome | None:
                 on=on,
                 explained=[str(v) for v in explained] if isinstance(explained, list) else [],
             )
+    profile: dict[str, Any] = {}
+    if sets.profile is not None:
+        p = sets.profile
+        for key, source in (
+            ("client_name", p.client_name),
+            ("client_group", p.group),
+            ("caregiver", p.caregiver),
+        ):
+            said = _str(values.get(source)) if source else None
+            if said is not None:
+                profile[key] = said.strip()
+        for key, source in (("age", p.age), ("birth_year", p.birth_year)):
+            number = _int(values.get(source)) if source else None
+            if number is not None:
+                profile[key] = number
     number = _int(values.get(sets.number)) if sets.number else None
     return Outcome(
         purpose=flow.purpose,
@@ -322,4 +341,5 @@ def session_outcome(flow: Flow, values: Mapping[str, Any]) -> Outcome | None:
         goal_ranges=goal_ranges,
         goal_results=dict(sorted(results.items())) if results is not None else None,
         consent=consent,
+        profile=profile,
     )

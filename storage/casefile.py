@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from flows.model import CONSENT_METHODS, CONSENT_ROLES
+from flows.model import CLIENT_GROUPS, CONSENT_METHODS, CONSENT_ROLES
 from flows.outcome import Outcome
 from storage import store as _store
 from storage.store import NotFound, StorageError, Store, _json
@@ -36,14 +36,6 @@ __all__ = [
     "write_outcome",
 ]
 
-CLIENT_GROUPS = (
-    "left_behind_child",
-    "low_income_child",
-    "child_in_difficulty",
-    "elder_alone",
-    "family",
-    "other",
-)
 CHILD_GROUPS = ("left_behind_child", "low_income_child", "child_in_difficulty", "family")
 """Groups whose client is a child (a family case is about a child in difficulty), whose
 name flows pipe as ``case.child_name``."""
@@ -559,6 +551,8 @@ def write_outcome(
                 "UPDATE goals SET status = ?, updated_at = ? WHERE id = ?",
                 (status, _store._now(), row["id"]),
             )
+    if outcome.profile:
+        _write_profile(store, case_id, outcome, actor_id)
     consent = outcome.consent
     if consent is not None:
         store.db.execute("DELETE FROM consents WHERE session_id = ?", (session_id,))
@@ -573,3 +567,24 @@ def write_outcome(
             actor_id,
             session_id,
         )
+
+
+def _write_profile(store: Store, case_id: int, outcome: Outcome, actor_id: int | None) -> None:
+    """The profile fields a profile session answered (inside the caller's transaction). An
+    age is kept as a birth year, counted from the day the session was held."""
+    changes = {k: v for k, v in outcome.profile.items() if k != "age"}
+    age = outcome.profile.get("age")
+    if age is not None and "birth_year" not in changes:
+        try:
+            held = date.fromisoformat(outcome.held_on or "")
+        except ValueError:
+            held = date.today()
+        changes["birth_year"] = held.year - int(age)
+    try:
+        CaseFile(store).set_profile(case_id, actor_id, **changes)
+    except StorageError:
+        # The flow's own validation keeps answers in range; a value the profile still
+        # cannot hold (a group an organisation's flow invented) leaves that field alone.
+        changes.pop("client_group", None)
+        changes.pop("birth_year", None)
+        CaseFile(store).set_profile(case_id, actor_id, **changes)

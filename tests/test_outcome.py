@@ -306,3 +306,44 @@ def test_voice_is_no_answer_to_a_goal_choice():
 
     turn = engine.handle(s, Reply(voice=Voice("f", 3)), NOW)
     assert turn.error and s.value("worked") is None
+
+
+PROFILE = """\
+id: p
+version: 1
+title: {en: P, zh: 甲}
+respondent: worker
+languages: [en, zh]
+sets:
+  profile: {client_name: name, age: age, group: group, caregiver: carer}
+stages:
+  - id: s
+    title: {en: S, zh: 乙}
+    items:
+      - {id: name, type: text, required: false, prompt: {en: "Name?", zh: 名字？}}
+      - {id: age, type: number, integer: true, required: false, prompt: {en: "Age?", zh: 几岁？}}
+      - id: group
+        type: choice
+        required: false
+        prompt: {en: "Group?", zh: 类别？}
+        options:
+          - {value: elder_alone, label: {en: Older person living alone, zh: 独居老人}}
+          - {value: family, label: {en: Family, zh: 家庭}}
+      - {id: carer, type: text, required: false, prompt: {en: "Carer?", zh: 照顾者？}}
+"""
+
+
+def test_a_profile_flow_sets_only_the_fields_answered():
+    engine = make_engine(PROFILE)
+    s = engine.new_session("p", "zh")
+    turn = run(engine, s, "陈阿婆", "/skip", "独居老人", "/skip", "/submit")
+    assert turn.outcome is not None
+    assert turn.outcome.profile == {"client_name": "陈阿婆", "client_group": "elder_alone"}
+    s = engine.new_session("q", "zh")
+    turn = run(engine, s, "/skip", "七十八岁", "/skip", "侄女 陈丽", "/submit")
+    assert turn.outcome.profile == {"age": 78, "caregiver": "侄女 陈丽"}
+
+
+def test_a_profile_flow_names_items_of_the_right_type_and_groups_the_case_file_knows():
+    assert problems(PROFILE.replace("value: family", "value: orphan")) == {(Code.SETS_VALUE, 7)}
+    assert problems(PROFILE.replace("age: age,", "age: name,")) == {(Code.SETS_ITEM, 7)}
