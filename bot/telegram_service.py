@@ -27,6 +27,7 @@ import segno
 from bot.telegram_flags import CALLBACKS as FLAG_CALLBACKS
 from bot.telegram_flags import COMMANDS as FLAG_COMMANDS
 from bot.telegram_flags import FlagsChannel, outbox_keyboard
+from casework import casefile as casefile_actions
 from casework import cases as case_actions
 from casework import identity, policy, signin
 from casework import records as record_actions
@@ -48,6 +49,7 @@ CHANNEL = "telegram"
 INTERVIEW_COMMANDS = ("back", "skip", "pause", "resume", "cancel", "review", "submit", "edit")
 CASE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,19}$")
 CHECKIN_FLOWS = ("child_checkin", "elder_checkin")
+PROFILE_FLOW = "case_profile"
 # Channels whose sessions a person carries on here: one started or last answered in the
 # browser (a member's web link) is theirs to continue on Telegram too.
 CARRIED_ON = ("web",)
@@ -176,8 +178,50 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{name} 通过您的邀请加入了个案 {code}。",
     },
     "case_opened": {
-        "en": "Case {code} is open (check-in: {flow}). Invite the caregiver with /invite {code}.",
-        "zh": "个案 {code} 已建立（定期小调查：{flow}）。用 /invite {code} 邀请照顾者。",
+        "en": "Case {code} is open (check-in: {flow}). Invite the caregiver with /invite {code}. "
+        "First, a few details about the client; skip what you do not know yet.",
+        "zh": "个案 {code} 已建立（定期小调查：{flow}）。用 /invite {code} 邀请照顾者。"
+        "先登记几项服务对象的基本信息，暂时不清楚的可以跳过。",
+    },
+    "usage_profile": {
+        "en": "Use: /profile CASE, to change the client's profile (name, age, group, caregiver).",
+        "zh": "用法：/profile 个案编号，修改服务对象的基本信息（姓名、年龄、类别、照顾者）。",
+    },
+    "usage_close": {
+        "en": "Use: /close CASE. The case needs a closing report first: "
+        "/interview CASE closing_report",
+        "zh": "用法：/close 个案编号。结案前要先填写结案报告：/interview 个案编号 closing_report",
+    },
+    "usage_reopen": {
+        "en": "Use: /reopen CASE REASON, for example /reopen {example} the family asked for help "
+        "again",
+        "zh": "用法：/reopen 个案编号 原因，例如：/reopen {example} 家属再次求助",
+    },
+    "no_closing_report": {
+        "en": "Case {code} has no closing report since it was opened. Write it first: "
+        "/interview {code} closing_report, then send /close {code} again.",
+        "zh": "个案 {code} 还没有填写结案报告。请先填写：/interview {code} closing_report，"
+        "填完再发送 /close {code}。",
+    },
+    "closed_case": {
+        "en": "Case {code} is closed. Scheduled check-ins stopped: {paused}. "
+        "A follow-up after closing: /interview {code} followup_visit",
+        "zh": "个案 {code} 已结案，停止的定期小调查：{paused} 个。"
+        "结案后回访请用：/interview {code} followup_visit",
+    },
+    "already_closed": {
+        "en": "Case {code} is already closed. To work on it again: /reopen {code} REASON",
+        "zh": "个案 {code} 已经结案了。如需重新开案：/reopen {code} 原因",
+    },
+    "reopened_case": {
+        "en": "Case {code} is open again. Check-ins paused at closing stay paused: resume "
+        "those still wanted with /schedule {code}.",
+        "zh": "个案 {code} 已重新开案。结案时停止的定期小调查仍处于暂停状态，"
+        "需要的请用 /schedule {code} 恢复。",
+    },
+    "not_closed": {
+        "en": "Case {code} is open; there is nothing to reopen.",
+        "zh": "个案 {code} 没有结案，不需要重新开案。",
     },
     "case_exists": {
         "en": "There is already a case {code}.",
@@ -274,6 +318,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "/schedule CASE FLOW schedule check-ins\n/compliance CASE who answered them\n"
         "/flags [CASE] [all] answers that call for action\n/followups [CASE] tasks to do\n"
         "/digest [HH:MM|off] daily digest\n/quiet [HH:MM-HH:MM|none] quiet hours\n"
+        "/profile CASE the client's profile\n/close CASE close a case\n"
+        "/reopen CASE REASON reopen a closed case\n"
         "/desk a sign-in link to the desk in your browser\n/language change language",
         "zh": "/newcase [编号] [表单] 新建个案\n/cases 我的个案\n/invite 个案 邀请照顾者\n"
         "/interview 个案 表单 开始填写\n/note 个案 记录非正式接触\n"
@@ -281,6 +327,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/schedule 个案 表单 安排定期小调查\n/compliance 个案 查看填写情况\n"
         "/flags [个案] [all] 需要处理的警示\n/followups [个案] 跟进事项\n"
         "/digest [时间|off] 每日摘要\n/quiet [时段|none] 免打扰时段\n"
+        "/profile 个案 修改基本信息\n/close 个案 结案\n/reopen 个案 原因 重新开案\n"
         "/desk 获取电脑端工作台的登录链接\n/language 更换语言",
     },
     "desk_link": {
@@ -549,6 +596,9 @@ class TelegramService:
             "scores",
             "schedule",
             "compliance",
+            "profile",
+            "close",
+            "reopen",
         ):
             if name in ("newcase", "cases") and not self._is_worker(person):
                 # Opening cases is the one right a global role gives; everything else is
@@ -564,6 +614,9 @@ class TelegramService:
                 "scores": self._cmd_scores,
                 "schedule": self._cmd_schedule,
                 "compliance": self._cmd_compliance,
+                "profile": self._cmd_profile,
+                "close": self._cmd_close,
+                "reopen": self._cmd_reopen,
             }
             return commands[name](inc, pid, lang, arg)
         return [Send(chat, text("unknown_command", lang, command=_truncate(name, 30)))]
@@ -637,12 +690,55 @@ class TelegramService:
         code = codes[0].upper() if codes else self._next_code()
         actor = identity.by_id(self.store, pid, CHANNEL)
         try:
-            case_actions.open_case(self.store, actor, code, {"checkin_flow": flow})
+            case = case_actions.open_case(self.store, actor, code, {"checkin_flow": flow})
         except Invalid:
             return [Send(inc.chat_id, text("case_exists", lang, code=code))]
         except NotAllowed:
             return [Send(inc.chat_id, text("not_allowed", lang))]
-        return [Send(inc.chat_id, text("case_opened", lang, code=code, flow=flow))]
+        opened = Send(inc.chat_id, text("case_opened", lang, code=code, flow=flow))
+        # The profile right away, one question at a time; each can be skipped.
+        return [opened, *self._open(inc, pid, lang, PROFILE_FLOW, case)]
+
+    def _cmd_profile(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        code = arg.strip()
+        if not code or " " in code:
+            return [Send(inc.chat_id, text("usage_profile", lang))]
+        case = self._worker_case(pid, code, "case.profile.edit")
+        if case is None:
+            return [Send(inc.chat_id, text("no_case", lang, code=_truncate(code, 20)))]
+        if case.status == "closed":
+            return [Send(inc.chat_id, text("already_closed", lang, code=case.code))]
+        return self._open(inc, pid, lang, PROFILE_FLOW, case)
+
+    def _cmd_close(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        code = arg.strip()
+        if not code or " " in code:
+            return [Send(inc.chat_id, text("usage_close", lang))]
+        case = self._worker_case(pid, code, "case.close")
+        if case is None:
+            return [Send(inc.chat_id, text("no_case", lang, code=_truncate(code, 20)))]
+        if case.status == "closed":
+            return [Send(inc.chat_id, text("already_closed", lang, code=case.code))]
+        try:
+            closed = casefile_actions.close(self.store, pid, case)
+        except casefile_actions.Refused:
+            return [Send(inc.chat_id, text("no_closing_report", lang, code=case.code))]
+        paused = len(closed.paused_schedules)
+        return [Send(inc.chat_id, text("closed_case", lang, code=case.code, paused=paused))]
+
+    def _cmd_reopen(self, inc: Incoming, pid: int, lang: str, arg: str) -> list[Out]:
+        code, _, reason = arg.strip().partition(" ")
+        if not code or not reason.strip():
+            example = next((r["code"] for r in self.store.cases_of(pid)), "C-0001")
+            return [Send(inc.chat_id, text("usage_reopen", lang, example=example))]
+        case = self._worker_case(pid, code, "case.close")
+        if case is None:
+            return [Send(inc.chat_id, text("no_case", lang, code=_truncate(code, 20)))]
+        try:
+            casefile_actions.reopen(self.store, pid, case, _truncate(reason.strip(), 500))
+        except casefile_actions.Refused:
+            return [Send(inc.chat_id, text("not_closed", lang, code=case.code))]
+        return [Send(inc.chat_id, text("reopened_case", lang, code=case.code))]
 
     def _next_code(self) -> str:
         number = self.store.count_cases() + 1
