@@ -11,12 +11,12 @@ audited by the access policy, casework/policy.py).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import date
 from typing import Any
 
 from bot.cli_identity import NOT_ALLOWED, caller
+from casework import casefile as casefile_actions
 from casework.cases import case_for, open_case
 from casework.errors import Invalid, NotAllowed
 from casework.errors import NotFound as Refused
@@ -25,12 +25,9 @@ from flows.model import CONSENT_METHODS, CONSENT_ROLES
 from storage.casefile import (
     CLIENT_GROUPS,
     GOAL_STATUSES,
-    CaseClosed,
     CaseFile,
-    CaseNotClosed,
-    NoClosingReport,
 )
-from storage.store import Case, NotFound, StorageError, Store
+from storage.store import Case, StorageError, Store
 from templates.i18n import coded, label
 
 __all__ = ["register"]
@@ -99,8 +96,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
                 return 2
             changes["worker_id"] = worker
         try:
-            CaseFile(store).set_profile(case.id, who.person_id, **changes)
-        except (StorageError, ValueError) as exc:
+            casefile_actions.set_profile(store, who, case, **changes)
+        except Invalid as exc:
             _say(f"{exc}.")
             return 2
         _show(store, store.case(case.id), args.lang or who.lang)
@@ -267,18 +264,19 @@ def cmd_goals(args: argparse.Namespace) -> int:
         lang = args.lang or who.lang
         try:
             if args.goal_command == "add":
-                goal = casefile.add_goal(
-                    case.id,
+                goal = casefile_actions.add_goal(
+                    store,
+                    who,
+                    case,
                     args.title,
                     area=args.area,
                     activities=args.activities,
                     target=args.target,
-                    actor_id=who.person_id,
                 )
                 print(f"{case.code}{label('colon', lang)}")
                 _print_goal(goal, lang)
             elif args.goal_command == "status":
-                goal = casefile.set_goal_status(case.id, args.number, args.status, who.person_id)
+                goal = casefile_actions.set_goal_status(store, who, case, args.number, args.status)
                 _print_goal(goal, lang)
             else:
                 store.audit(who.person_id, "case.file.read", "case", case.id, case.id)
@@ -287,10 +285,10 @@ def cmd_goals(args: argparse.Namespace) -> int:
                     print(label("no_goals", lang))
                 for goal in goals:
                     _print_goal(goal, lang)
-        except CaseClosed as exc:
+        except casefile_actions.Refused as exc:
             _say(f"{exc}.")
             return 1
-        except (NotFound, StorageError) as exc:
+        except Invalid as exc:
             _say(f"{exc}.")
             return 2
         return 0
@@ -312,14 +310,14 @@ def cmd_close(args: argparse.Namespace) -> int:
         if isinstance(case, int):
             return case
         try:
-            event = CaseFile(store).close(case.id, who.person_id)
-        except (CaseClosed, NoClosingReport) as exc:
+            closed = casefile_actions.close(store, who, case)
+        except casefile_actions.Refused as exc:
             _say(f"{exc}.")
             return 1
     finally:
         store.close()
-    paused = json.loads(event["schedules"])
-    print(f"Case {case.code} is closed; its closing report is session {event['session_id'][:8]}.")
+    paused = closed.paused_schedules
+    print(f"Case {case.code} is closed; its closing report is session {closed.report_session[:8]}.")
     if paused:
         listed = ", ".join(str(s) for s in paused)
         print(f"Paused its schedules {listed}: no more check-ins are sent.")
@@ -337,17 +335,14 @@ def cmd_reopen(args: argparse.Namespace) -> int:
         case = _case(store, who, args.case, "case.close")
         if isinstance(case, int):
             return case
-        casefile = CaseFile(store)
         try:
-            casefile.reopen(case.id, args.reason, who.person_id)
-        except CaseNotClosed as exc:
+            paused = casefile_actions.reopen(store, who, case, args.reason)
+        except casefile_actions.Refused as exc:
             _say(f"{exc}.")
             return 1
-        except StorageError as exc:
+        except Invalid as exc:
             _say(f"{exc}.")
             return 2
-        closed = [e for e in casefile.events(case.id) if e["kind"] == "closed"]
-        paused = json.loads(closed[-1]["schedules"]) if closed else []
     finally:
         store.close()
     print(f"Case {case.code} is open again.")
