@@ -85,10 +85,22 @@ SCRIPT: list[tuple[str, str, str]] = [
     ("press", "Yes", "Please check your answers"),
     ("press", "✅ Submit", "Thank you, all done"),
 ]
+# Ours asks how the child showed being upset as a multi-choice (several may be true): a tap
+# ticks an option in place (an edit, no new message), then Done moves on. The baseline keeps
+# the single choice it was written with.
+SCRIPT_OURS: list[tuple[str, str, str]] = [
+    step
+    for original in SCRIPT
+    for step in (
+        [("tick", original[1], f"✓ {original[1]}"), ("press", "Done ✔", original[2])]
+        if original[1] == "Cried or got angry"
+        else [original]
+    )
+]
 # What a completed session of that script holds in SQLite (question id -> JSON value).
 EXPECTED_OURS: dict[str, Any] = {
     "mood": 4,
-    "expression": "cried",
+    "expression": ["cried"],
     "expression_detail": "She cried at bedtime",
     "sleep": "some_bad_nights",
     "school_days_missed": 1,
@@ -122,9 +134,10 @@ class BenchTelegram(FakeTelegram):
     O(users) per event in this process; here each chat has its own event.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, script: list[tuple[str, str, str]]) -> None:
         super().__init__(log_limit=1000)
         self.arrived: dict[int, asyncio.Event] = {}
+        self.script = script
 
     def _record(self, chat: Any, message: BotMessage, line: str) -> BotMessage:
         recorded = super()._record(chat, message, line)
@@ -140,14 +153,23 @@ class BenchTelegram(FakeTelegram):
         chat = self._chat(user.id)
         event = self.arrived.setdefault(user.id, asyncio.Event())
         seen = len(chat.order)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if kind == "tick":
+            # The tick edits the question's buttons in place: wait for the ticked label.
+            (question,) = [m for m in reversed(chat.order) if m.button(argument)][:1]
+            user.press(argument, question)
+            while question.button(expect) is None:
+                if loop.time() > deadline:
+                    raise TimeoutError(f"user {user.id}: {argument!r} was not ticked")
+                await asyncio.sleep(0.002)
+            return
         if kind == "command":
             user.send_command(argument)
         elif kind == "press":
             user.press(argument)
         else:
             user.send_text(argument)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         while True:
             for message in chat.order[seen:]:
                 if expect in message.content:
@@ -256,7 +278,7 @@ class Result:
 async def checkin(
     server: BenchTelegram, user: FakeUser, timeout: float, latencies: list[float]
 ) -> None:
-    for step in SCRIPT:
+    for step in server.script:
         started = time.perf_counter()
         await server.act(user, step, timeout)
         latencies.append(time.perf_counter() - started)
@@ -311,7 +333,7 @@ async def paced(
     latencies: list[float] = []
 
     async def lead_in(user: FakeUser, steps: int) -> None:
-        for step in SCRIPT[:steps]:
+        for step in server.script[:steps]:
             await server.act(user, step, timeout)
 
     async def user_loop(user: FakeUser, position: int) -> None:
@@ -322,16 +344,16 @@ async def paced(
                     await tickets.get()
                 in_window = window_open
                 started = time.perf_counter()
-                await server.act(user, SCRIPT[position], timeout)
+                await server.act(user, server.script[position], timeout)
                 if in_window:
                     done_in_window += 1
                     latencies.append(time.perf_counter() - started)
-                position = (position + 1) % len(SCRIPT)
+                position = (position + 1) % len(server.script)
                 finished += position == 0
         except (TimeoutError, LookupError) as exc:
             errors.append(str(exc))
 
-    positions = [i % len(SCRIPT) for i in range(len(users))]
+    positions = [i % len(server.script) for i in range(len(users))]
     await asyncio.gather(*(lead_in(u, p) for u, p in zip(users, positions, strict=True)))
     tasks = [asyncio.create_task(user_loop(u, p)) for u, p in zip(users, positions, strict=True)]
     start = Sample.take(server, pid)
@@ -508,7 +530,7 @@ async def run_bot(kind: str, args: argparse.Namespace, workdir: Path) -> Result:
     log = workdir / f"{kind}.log"
     store_path = str(workdir / ("ours.db" if kind == "ours" else "baseline.pickle"))
     result = Result(kind, args.users, log=str(log))
-    server = BenchTelegram()
+    server = BenchTelegram(SCRIPT_OURS if kind == "ours" else SCRIPT)
     async with server:
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": server.token}
         if kind == "ours":
@@ -547,7 +569,7 @@ async def run_bot(kind: str, args: argparse.Namespace, workdir: Path) -> Result:
                 after = Sample.take(server, proc.pid)
                 result.burst = Phase.between(before, after, updates)
                 result.burst.latencies, result.burst.errors = latencies, errors
-                checkins += updates // len(SCRIPT)
+                checkins += updates // len(server.script)
 
                 if args.paced_seconds > 0:
                     with profiling(args.profile, proc.pid, workdir / f"{kind}-paced"):
@@ -579,8 +601,10 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     nan = float("nan")
     print()
     intro = (
-        f"{args.users} caregivers x {args.rounds} check-in(s) of {len(SCRIPT)} updates (6 taps, "
-        f"6 typed answers, 1 command), all at once; then {args.rate:g} updates/s for "
+        f"{args.users} caregivers x {args.rounds} check-in(s) of {len(SCRIPT_OURS)} updates for "
+        f"ours (6 taps and a tick, 6 typed answers, 1 command) and {len(SCRIPT)} for the "
+        f"baseline (6 taps, its single choice needs no Done), all at once; "
+        f"then {args.rate:g} updates/s for "
         f"{args.paced_seconds:g} s. {os.cpu_count()} CPUs, loopback, fake Bot API server in the "
         f"bench process. Ours: message rate limit "
         f"{'off' if not args.message_rate else f'{args.message_rate:g}/s'}, "
