@@ -5,8 +5,9 @@ driver found there, nothing is downloaded) on a 390×844 window, the size of a c
 against the pages served by uvicorn on a free local port. She opens the link in Chinese,
 taps a face, goes back, pauses, comes back later through the same link, trips over a
 number out of range, and submits. Screenshots of each screen are saved in
-``docs/screenshots/`` (``CASEFLOW_SCREENSHOTS`` names another folder), so a reviewer can
-look without running anything.
+``build/screenshots/`` (ignored by git), or in ``$CASEFLOW_SCREENSHOTS`` when it is set: the
+README's copies in ``docs/screenshots/`` are made with ``CASEFLOW_SCREENSHOTS=docs/screenshots``,
+so an ordinary test run leaves the working tree as it was.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from storage.schedules import Schedules
 from storage.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = Path(os.environ.get("CASEFLOW_SCREENSHOTS") or ROOT / "docs" / "screenshots")
+SHOTS = Path(os.environ.get("CASEFLOW_SCREENSHOTS") or ROOT / "build" / "screenshots")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 MISSING = [
