@@ -155,9 +155,34 @@ def on_turn(
     """Queue what a turn's flags owe the case's workers (call inside the turn's transaction);
     returns what to show the respondent now: the safety message after an urgent flag,
     unless the respondent is a worker writing their own record."""
+    return on_flag_changes(
+        store,
+        session_id=session_id,
+        case_id=case_id,
+        raised_ids=[f.flag_id for f in turn.flags_raised],
+        withdrawn_ids=turn.flags_withdrawn,
+        respondent_lang=respondent_lang,
+        respondent_is_worker=respondent_is_worker,
+        now=now,
+    )
+
+
+def on_flag_changes(
+    store: Store,
+    *,
+    session_id: str,
+    case_id: int,
+    raised_ids: list[str],
+    withdrawn_ids: list[str],
+    respondent_lang: str,
+    respondent_is_worker: bool,
+    now: datetime,
+) -> list[str]:
+    """``on_turn`` for flags raised and withdrawn by any change of answers: a turn, or an
+    amendment of a completed record."""
     flags = Flags(store)
     workers = store.case_workers(case_id)
-    raised = flags.standing_in(session_id, [f.flag_id for f in turn.flags_raised])
+    raised = flags.standing_in(session_id, raised_ids)
     for flag in raised:
         if flag.severity == "info":
             continue  # in the daily digest
@@ -184,7 +209,7 @@ def on_turn(
             severity=flag.severity,
             workers=[int(w["id"]) for w in workers],
         )
-    for flag in flags.withdrawn_in(session_id, turn.flags_withdrawn):
+    for flag in flags.withdrawn_in(session_id, withdrawn_ids):
         flags.cancel_pending(flag.id, now)
         if flag.sent_at is None:
             continue

@@ -4,10 +4,12 @@ voice note. Each asks the access policy for the action on the session's case."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from casework import policy
 from casework.errors import Invalid, NotAllowed, NotFound
+from casework.flags import on_flag_changes
 from casework.identity import Actor
 from flows import answers as answer_types
 from flows.registry import FlowRegistry
@@ -99,9 +101,39 @@ def amend_answer(
         recorded.value, recorded.status = value, "answered"
     scores = engine.rescore(session, question_id)
     outcome = engine.outcome(session) if row["status"] == "completed" else None
-    return records.amend(
-        session_id, question_id, value, display, reason, person_id, score=scores, outcome=outcome
-    )
+    now = datetime.now(UTC)
+    # An amended answer raises and withdraws flags as an answer in the interview does: a
+    # PHQ-9 item 9 corrected from paper alerts the workers the same way.
+    raised, withdrawn = engine.amended_flags(session, now)
+    with store.atomic():
+        revision = records.amend(
+            session_id,
+            question_id,
+            value,
+            display,
+            reason,
+            person_id,
+            score=scores,
+            outcome=outcome,
+        )
+        if raised or withdrawn:
+            raised = [
+                replace(flag, revision=revision) if flag.question_id == question_id else flag
+                for flag in raised
+            ]
+            at = now.isoformat(timespec="microseconds")
+            store.record_flag_changes(session_id, row["case_id"], raised, withdrawn, person_id, at)
+            on_flag_changes(
+                store,
+                session_id=session_id,
+                case_id=int(row["case_id"]),
+                raised_ids=[f.flag_id for f in raised],
+                withdrawn_ids=withdrawn,
+                respondent_lang=lang,
+                respondent_is_worker=True,
+                now=now,
+            )
+    return revision
 
 
 def sign_off(store: Store, actor: Actor | int, session_id: str, comment: str | None = None) -> str:

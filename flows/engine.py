@@ -575,6 +575,11 @@ class Engine:
         s.flags = set(active)
         return raised, withdrawn
 
+    def amended_flags(self, s: Session, now: datetime) -> tuple[list[RaisedFlag], list[str]]:
+        """After an answer of a completed session was changed in place (an amendment): the
+        flags its answers now raise that did not stand, and those that no longer stand."""
+        return self._flag_changes(s, self._walk(s), now)
+
     def active_flags(
         self, s: Session, applicable: list[Question] | None = None
     ) -> dict[str, tuple[Question, Flag]]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from flows.engine import Recorded, Session, Turn
+from flows.engine import RaisedFlag, Recorded, Session, Turn
 from storage.files import private_database
 from storage.migrations import migrations
 
@@ -627,20 +627,35 @@ class Store:
     ) -> None:
         """Flags withdrawn and raised by a turn, in the turn's transaction, at the turn's
         time (the engine's clock, as the answers)."""
-        at = _iso(turn.changes[0].answered_at) if turn.changes else now
-        if turn.flags_withdrawn:
+        at = (_iso(turn.changes[0].answered_at) if turn.changes else None) or now
+        self.record_flag_changes(
+            session.id, case_id, turn.flags_raised, turn.flags_withdrawn, actor_id, at
+        )
+
+    def record_flag_changes(
+        self,
+        session_id: str,
+        case_id: int,
+        raised: list[RaisedFlag],
+        withdrawn: list[str],
+        actor_id: int | None,
+        at: str,
+    ) -> None:
+        """Flags withdrawn and raised by answers (a turn's, or an amendment's), inside the
+        caller's transaction, with one audit row."""
+        if withdrawn:
             self.db.conn.executemany(
                 "UPDATE flags SET withdrawn_at = ? WHERE session_id = ? AND flag_id = ?"
                 " AND withdrawn_at IS NULL",
-                [(at, session.id, flag_id) for flag_id in turn.flags_withdrawn],
+                [(at, session_id, flag_id) for flag_id in withdrawn],
             )
-        for flag in turn.flags_raised:
+        for flag in raised:
             self.db.execute(
                 "INSERT INTO flags (session_id, case_id, flag_id, question_id, stage_id,"
                 " answer_revision, source, severity, message, respondent_message, question,"
                 " answer, raised_by, raised_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    session.id,
+                    session_id,
                     case_id,
                     flag.flag_id,
                     flag.question_id,
@@ -660,10 +675,10 @@ class Store:
             actor_id,
             "flag.raise",
             "session",
-            session.id,
+            session_id,
             case_id,
-            raised=[f.flag_id for f in turn.flags_raised],
-            withdrawn=list(turn.flags_withdrawn),
+            raised=[f.flag_id for f in raised],
+            withdrawn=list(withdrawn),
         )
 
     def _followup_owner(self, case_id: int, respondent_id: int, owner: str | None) -> int:

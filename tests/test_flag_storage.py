@@ -200,3 +200,38 @@ def test_a_follow_up_is_done_once_and_overdue_ones_are_reminded_once_a_day(team)
         "Wang",
     )
     assert tasks.to_remind(day_after + timedelta(days=2)) == []
+
+
+def test_an_amended_signed_answer_raises_its_flag_and_alerts_and_amending_back_withdraws_it(
+    setup, tmp_path
+):
+    from casework import records as record_actions
+    from storage.records import Records
+
+    store, interviews, worker, case, sid = setup
+    for text in ("no", "/skip", "/submit"):
+        interviews.reply(sid, worker, Reply(text=text))
+    assert flag_rows(store) == []
+    Records(store).sign(sid, worker, None)
+    registry = FlowRegistry([tmp_path / "flows"])
+
+    revision = record_actions.amend(
+        store, registry, worker, sid, "worried", "yes", "the paper form says yes"
+    )
+    (row,) = flag_rows(store)
+    assert (row["flag_id"], row["answer_revision"], row["withdrawn_at"]) == (
+        "worried",
+        revision,
+        None,
+    )
+    alerts = store._all("SELECT * FROM outbox WHERE kind = 'flag' AND sent_at IS NULL")
+    assert [a["person_id"] for a in alerts] == [worker], "the case's worker is alerted"
+    assert any(r["action"] == "flag.raise" for r in store.audit_rows(case.id))
+
+    record_actions.amend(store, registry, worker, sid, "worried", "no", "misread the form")
+    (row,) = flag_rows(store)
+    assert row["withdrawn_at"] is not None
+    pending = store._all(
+        "SELECT * FROM outbox WHERE kind = 'flag' AND sent_at IS NULL AND cancelled_at IS NULL"
+    )
+    assert pending == [], "the alert not yet sent is cancelled"
