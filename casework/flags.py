@@ -72,6 +72,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "{workers}.\n{alert}",
         "zh": "⏫ 超过 {hours} 小时无人确认处理，作为 {workers} 的督导，特此告知。\n{alert}",
     },
+    "unescalated": {
+        "en": "⏫ Still not acknowledged after {hours} h, and no supervisor is set for this "
+        "case's workers, so nobody else has been told. Please deal with it now, and ask your "
+        "administrator to set your supervisor (caseflow workers add ... --team).\n{alert}",
+        "zh": "⏫ 超过 {hours} 小时仍无人确认处理。本个案的社工还没有设置督导，没有其他人收到提醒，"
+        "请尽快处理，并请管理员为您设置督导（caseflow workers add … --team）。\n{alert}",
+    },
 }
 
 
@@ -380,6 +387,10 @@ def escalate_due(
                 first_lead = int(leads[0][0]["id"]) if leads else None
                 if not Flags(store).mark_escalated(flag.id, first_lead, now):
                     continue
+                if not leads:
+                    # Nobody above the workers: remind the case's workers again rather than
+                    # tell nobody, and say why.
+                    _remind_workers(store, flag, severity, delay, now)
                 for lead, workers in leads:
                     lang = _lang(lead)
                     hours = f"{delay.total_seconds() / 3600:g}"
@@ -411,6 +422,31 @@ def escalate_due(
                     flag.case_id,
                     severity=severity,
                     to=[int(lead["id"]) for lead, _ in leads],
+                    reminded=[]
+                    if leads
+                    else [int(w["id"]) for w in store.case_workers(flag.case_id)],
                 )
                 done.append(flag.id)
     return done
+
+
+def _remind_workers(
+    store: Store, flag: FlagRow, severity: str, delay: timedelta, now: datetime
+) -> None:
+    for worker in store.case_workers(flag.case_id):
+        lang = _lang(worker)
+        text = _t(
+            "unescalated",
+            lang,
+            hours=f"{delay.total_seconds() / 3600:g}",
+            alert=alert_text(flag, lang),
+        )
+        wait = notify.quiet_until(worker, now) if severity == "attention" else None
+        store.queue_message(
+            int(worker["id"]),
+            flag.case_id,
+            "flag_escalated",
+            {"text": _cut(text, 4000), "flag_row": flag.id, "actions": [ack_action(flag, lang)]},
+            not_before=wait,
+            key=f"flag:{flag.id}:escalate:{worker['id']}",
+        )

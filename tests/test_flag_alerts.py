@@ -303,3 +303,24 @@ def test_no_digest_when_there_is_nothing_to_say_or_the_worker_wants_none(team):
     answer(interviews, "child_checkin", case, grandma, ["1"])
     store.set_digest(worker, "off")
     assert digest.digest_due(store, NEXT_MORNING + timedelta(days=1)) == [lead]
+
+
+def test_an_urgent_flag_on_a_case_without_a_supervisor_reminds_its_worker_instead(store):
+    worker = store.add_person("Zhao Min", "worker", telegram_user_id=902, lang="zh")
+    store.set_chat(worker, 9902)
+    case = store.create_case("EL-03", worker)
+    granny = store.add_person("Chen Ayi", "client", lang="zh")
+    store.add_member(case.id, granny, "client", worker)
+    interviews = Interviews(store, FlowRegistry(), clock=Clock(EVENING))
+    answer(interviews, "adult_scales", case, granny, ["", *"0000", "0", *"00000000", "1"])
+    (alert,) = outbox(store, "flag")
+    assert alert["person_id"] == worker
+    (escalated,) = flags.escalate_due(store, EVENING + timedelta(hours=2))
+    assert flags.escalate_due(store, EVENING + timedelta(hours=5)) == [], "once"
+    (reminder,) = outbox(store, "flag_escalated")
+    assert reminder["person_id"] == worker, "the worker is told again, not nobody"
+    text = json.loads(reminder["payload"])["text"]
+    assert "没有设置督导" in text and "超过 2 小时仍无人确认处理" in text
+    (row,) = [r for r in store.audit_rows(case.id) if r["action"] == "flag.escalate"]
+    assert json.loads(row["detail"])["reminded"] == [worker]
+    assert Flags(store).get(escalated).escalated_at is not None

@@ -418,6 +418,7 @@ BUNDLED_RULES = {
     "family_resilience": {},
     "consent": {"consent_declined": ("agreed", "attention")},
     "closing_report": {},
+    "case_profile": {},
     "followup_visit": {
         "new_concern": ("new_concern", "attention"),
         "next_action.reopen": ("next_action", "attention"),
