@@ -204,9 +204,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "填完再发送 /close {code}。",
     },
     "closed_case": {
-        "en": "Case {code} is closed. Scheduled check-ins stopped: {paused}. "
+        "en": "Case {code} is closed; {paused} scheduled check-in(s) will no longer be sent. "
         "A follow-up after closing: /interview {code} followup_visit",
-        "zh": "个案 {code} 已结案，停止的定期小调查：{paused} 个。"
+        "zh": "个案 {code} 已结案，{paused} 项定期小调查不再发送。"
         "结案后回访请用：/interview {code} followup_visit",
     },
     "already_closed": {
@@ -215,9 +215,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "reopened_case": {
         "en": "Case {code} is open again. Check-ins paused at closing stay paused: resume "
-        "those still wanted with /schedule {code}.",
-        "zh": "个案 {code} 已重新开案。结案时停止的定期小调查仍处于暂停状态，"
-        "需要的请用 /schedule {code} 恢复。",
+        "those still wanted on the case's page at the desk (/desk), or schedule new ones "
+        "with /schedule {code} FLOW.",
+        "zh": "个案 {code} 已重新开案。结案时暂停的定期小调查仍然暂停，还需要的请在工作台的"
+        "个案页面恢复（/desk），或用 /schedule {code} 表单 重新安排。",
     },
     "not_closed": {
         "en": "Case {code} is open; there is nothing to reopen.",
