@@ -221,7 +221,10 @@ LABELS: dict[str, dict[str, str]] = {
         "reason, and the record shows the change.",
         "zh": "签字确认后记录即锁定：之后修改任何回答都必须说明原因，记录中会显示修改痕迹。",
     },
-    "sign_comment_label": {"en": "Comment (optional)", "zh": "审核意见（选填）"},
+    "sign_comment_label": {
+        "en": "Supervisor's comment (optional)",
+        "zh": "督导意见（选填）",
+    },
     "sign_button": {"en": "Sign off", "zh": "签字确认"},
     "not_completed": {
         "en": "This session is not completed, so it cannot be signed off or amended yet.",

@@ -36,7 +36,7 @@ LABELS: dict[str, dict[str, str]] = {
     "sign_off": {"en": "Sign-off", "zh": "签字确认"},
     "signed_by": {"en": "Signed off by {name}, {at}", "zh": "{name} 于 {at} 签字确认"},
     "not_signed": {"en": "Not signed off", "zh": "督导尚未审核"},
-    "sign_comment": {"en": "Comment", "zh": "审核意见"},
+    "sign_comment": {"en": "Supervisor's comment", "zh": "督导意见"},
     "nobody": {"en": "none", "zh": "无"},
     "colon": {"en": ": ", "zh": "："},
     "list_sep": {"en": ", ", "zh": "、"},

@@ -128,9 +128,9 @@ def test_a_session_record_shows_its_held_day_stage_and_the_supervisors_comment(c
     text = renderer.session(sid, "md")
     assert "- **会谈日期**：2026年3月11日 · 第 2 次\n" in text
     assert "- **介入阶段**：间接介入\n" in text
-    assert "审核意见：请补充奶奶的回应，下次写明依据。" in text
+    assert "督导意见：请补充奶奶的回应，下次写明依据。" in text
     html = renderer.session(sid, "html")
-    assert "审核意见：" in html and "请补充奶奶的回应，下次写明依据。" in html
+    assert "督导意见：" in html and "请补充奶奶的回应，下次写明依据。" in html
 
 
 def test_the_timeline_runs_by_the_day_a_session_was_held_not_the_day_it_was_typed(case_file):
