@@ -20,6 +20,7 @@ from storage.casefile import (
     CaseClosed,
     CaseFile,
     CaseNotClosed,
+    ConsentRecord,
     Goal,
     NoClosingReport,
     Profile,
@@ -34,6 +35,7 @@ __all__ = [
     "add_goal",
     "age_or_birth_year",
     "close",
+    "record_consent",
     "reopen",
     "set_goal_status",
     "set_profile",
@@ -86,6 +88,28 @@ def set_profile(store: Store, actor: Actor | int, case: Case, **changes: Any) ->
     try:
         return CaseFile(store).set_profile(case.id, _person(actor), **changes)
     except (StorageError, ValueError) as exc:
+        raise Invalid(str(exc)) from exc
+
+
+def record_consent(
+    store: Store,
+    actor: Actor | int,
+    case: Case,
+    *,
+    by: str,
+    role: str,
+    method: str,
+    on: str,
+    agreed: bool = True,
+) -> ConsentRecord:
+    """Record consent given outside the consent interview (spoken, or a signed paper form):
+    who agreed, in what role, how and on which day (YYYY-MM-DD)."""
+    policy.require(store, actor, "consent.record", case.id)
+    try:
+        return CaseFile(store).record_consent(
+            case.id, agreed=agreed, by=by, role=role, method=method, on=on, actor_id=_person(actor)
+        )
+    except StorageError as exc:
         raise Invalid(str(exc)) from exc
 
 

@@ -88,8 +88,22 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "字母、数字和短横线，最多 20 个字符（如 C-0012）。留空则自动编号。",
     },
     "new_case_title": {"en": "Title (optional)", "zh": "个案名称（选填）"},
-    "new_case_child": {"en": "Child's name or alias (optional)", "zh": "孩子的姓名或化名（选填）"},
-    "new_case_age": {"en": "Age (optional)", "zh": "年龄（选填）"},
+    "new_case_client": {
+        "en": "Client's name or alias (optional)",
+        "zh": "服务对象姓名或化名（选填）",
+    },
+    "new_case_age": {"en": "Age or year of birth (optional)", "zh": "年龄或出生年份（选填）"},
+    "new_case_age_help": {
+        "en": "An age (8) or a year of birth (2017), in digits.",
+        "zh": "填年龄（如 8）或出生年份（如 2017）都可以，请用数字。",
+    },
+    "new_case_group": {"en": "Group", "zh": "服务对象类别"},
+    "group_none": {"en": "not decided yet", "zh": "暂不选择"},
+    "new_case_caregiver": {"en": "Main caregiver (optional)", "zh": "主要照顾者（选填）"},
+    "new_case_caregiver_help": {
+        "en": "Who looks after the client day to day, e.g. “grandmother, Li Guilan”.",
+        "zh": "日常照顾服务对象的人，如“奶奶李桂兰”。",
+    },
     "new_case_flow": {"en": "Weekly check-in", "zh": "每周小调查"},
     "new_case_flow_none": {"en": "decide later", "zh": "以后再定"},
     "new_case_button": {"en": "Open the case", "zh": "创建个案"},
@@ -98,13 +112,128 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "个案编号须为 1–20 个字母、数字或短横线，并以字母或数字开头。",
     },
     "case_exists": {"en": "There is already a case {code}.", "zh": "个案 {code} 已经存在。"},
-    "age_bad": {"en": "The age is a whole number from 0 to 120.", "zh": "年龄须为 0–120 的整数。"},
+    "age_bad": {
+        "en": "Write the age (e.g. 8) or the year of birth (e.g. 2017) in digits.",
+        "zh": "请用数字填写年龄（如 8）或出生年份（如 2017）。",
+    },
+    "group_bad": {"en": "Choose a group from the list.", "zh": "请从列表中选择服务对象类别。"},
     "checkin_flow_note": {
         "en": "Check-in flow: {flow}. Add a caregiver or client, then a schedule below.",
         "zh": "小调查表单：{flow}。请先邀请照顾者或服务对象，再在下方安排定期填写。",
     },
     # case page
     "profile": {"en": "Profile", "zh": "基本信息"},
+    "profile_age": {"en": "Age", "zh": "年龄"},
+    "edit_profile": {"en": "Change the profile", "zh": "修改基本信息"},
+    "profile_worker_help": {
+        "en": "One of the workers on the case.",
+        "zh": "从本个案的社工中选择。",
+    },
+    "worker_unset": {"en": "not chosen", "zh": "未指定"},
+    "save_profile": {"en": "Save the profile", "zh": "保存基本信息"},
+    "worker_not_on_case": {
+        "en": "The responsible worker must be one of the workers on this case.",
+        "zh": "负责社工必须是本个案的社工。",
+    },
+    "no_consent_short": {"en": "No consent recorded", "zh": "未记录知情同意"},
+    "record_consent": {
+        "en": "Record consent given on paper or spoken",
+        "zh": "登记书面或口头知情同意",
+    },
+    "record_consent_help": {
+        "en": "When the client or a caregiver agreed outside the consent interview: who "
+        "agreed, as whom, how, and on which day.",
+        "zh": "服务对象或照顾者没有通过知情同意访谈、而是当面口头或书面签字同意时，"
+        "在这里登记同意人、身份、方式和日期。",
+    },
+    "consent_by": {"en": "Who agreed", "zh": "同意人"},
+    "consent_role": {"en": "As", "zh": "身份"},
+    "consent_method": {"en": "How", "zh": "同意方式"},
+    "consent_on": {"en": "On", "zh": "同意日期"},
+    "consent_button": {"en": "Record the consent", "zh": "登记知情同意"},
+    "consent_by_needed": {"en": "Say who agreed.", "zh": "请填写同意人。"},
+    "consent_date_bad": {
+        "en": "Write the date like 2026-03-02.",
+        "zh": "请按 2026-03-02 的格式填写日期。",
+    },
+    "consent_date_future": {
+        "en": "The day of consent cannot be after today.",
+        "zh": "同意日期不能晚于今天。",
+    },
+    "consent_interview": {"en": "The consent interview", "zh": "知情同意访谈"},
+    "consent_interview_help": {
+        "en": "Go through it with the client or caregiver: the purpose, what is recorded, who "
+        "sees it, how long it is kept, and that they may stop at any time. Its answers "
+        "become the case's consent record.",
+        "zh": "和服务对象或照顾者一起逐项完成：服务目的、记录内容、谁能看到、保存期限，"
+        "以及可以随时退出。访谈结果即作为本个案的知情同意记录。",
+    },
+    "start_flow": {"en": "Start “{title}”", "zh": "开始填写“{title}”"},
+    # plan and goals
+    "plan_title": {"en": "Plan and goals", "zh": "服务计划与目标"},
+    "add_goal": {"en": "Add a goal", "zh": "新增服务目标"},
+    "goal_title": {"en": "Goal", "zh": "目标内容"},
+    "goal_area_help": {
+        "en": "What it serves: an RSCA dimension, a Walsh domain, a psychosocial level…",
+        "zh": "对应的维度或领域，如抗逆力的某个维度、Walsh 家庭抗逆力的某个领域、"
+        "生理心理社会的某个层面等。",
+    },
+    "goal_add_button": {"en": "Add the goal", "zh": "添加目标"},
+    "goal_status_button": {"en": "Change", "zh": "更新"},
+    "goal_title_needed": {"en": "A goal needs a title.", "zh": "请填写目标内容。"},
+    "plan_closed": {
+        "en": "The case is closed: reopen it to change its plan.",
+        "zh": "个案已结案，需要先重新开案才能修改服务计划。",
+    },
+    "plan_read_only": {
+        "en": "The case is closed: its plan is shown as it was.",
+        "zh": "个案已结案，服务计划仅供查看。",
+    },
+    "no_stages": {
+        "en": "No session record has said its intervention stage yet.",
+        "zh": "暂无注明介入阶段的会谈记录。",
+    },
+    # closing and reopening
+    "close_title": {"en": "Close the case", "zh": "办理结案"},
+    "details_below": {"en": "Details below ↓", "zh": "详见下方 ↓"},
+    "no_closing_report": {
+        "en": "There is no closing report since the case was opened: write one first.",
+        "zh": "本个案开案以来还没有结案报告，请先填写结案报告。",
+    },
+    "closing_report_ready": {
+        "en": "The closing report is written.",
+        "zh": "结案报告已经完成。",
+    },
+    "open_closing_report": {"en": "Open the closing report", "zh": "查看结案报告"},
+    "close_help": {
+        "en": "Closing pauses the case's scheduled check-ins. A closed case can be reopened, "
+        "with the reason.",
+        "zh": "结案后，本个案的定期小调查会全部暂停。如有需要，可以写明原因后重新开案。",
+    },
+    "close_button": {"en": "Close the case", "zh": "确认结案"},
+    "already_closed": {"en": "The case is closed already.", "zh": "个案已经结案。"},
+    "case_is_closed": {"en": "This case is closed.", "zh": "本个案已结案。"},
+    "closed_events": {"en": "Closing and reopening", "zh": "结案与重新开案记录"},
+    "paused_by_closing": {
+        "en": "Closing paused these scheduled check-ins:",
+        "zh": "结案时暂停了以下定期小调查：",
+    },
+    "reopen_title": {
+        "en": "Reopen the case (say why)",
+        "zh": "重新开案（请写明原因）",
+    },
+    "reopen_reason": {"en": "Reason", "zh": "原因"},
+    "reopen_button": {"en": "Reopen the case", "zh": "重新开案"},
+    "reopen_reason_needed": {
+        "en": "Say why the case is reopened.",
+        "zh": "请写明重新开案的原因。",
+    },
+    "not_closed": {"en": "The case is open.", "zh": "个案尚未结案。"},
+    "followup_title": {"en": "Follow-up after closing", "zh": "结案后跟进"},
+    "followup_help": {
+        "en": "A closed case takes only a follow-up visit.",
+        "zh": "已结案的个案只能填写跟进回访记录。",
+    },
     "fact": {"en": "Fact", "zh": "项目"},
     "value": {"en": "Value", "zh": "内容"},
     "no_facts": {"en": "No profile details yet.", "zh": "暂无基本信息。"},
@@ -221,7 +350,10 @@ LABELS: dict[str, dict[str, str]] = {
         "reason, and the record shows the change.",
         "zh": "签字确认后记录即锁定：之后修改任何回答都必须说明原因，记录中会显示修改痕迹。",
     },
-    "sign_comment_label": {"en": "Comment (optional)", "zh": "审核意见（选填）"},
+    "sign_comment_label": {
+        "en": "Supervisor's comment (optional)",
+        "zh": "督导意见（选填）",
+    },
     "sign_button": {"en": "Sign off", "zh": "签字确认"},
     "not_completed": {
         "en": "This session is not completed, so it cannot be signed off or amended yet.",
@@ -270,6 +402,24 @@ LABELS: dict[str, dict[str, str]] = {
     "no": {"en": "no", "zh": "否"},
     # after a form was saved
     "ok_case_opened": {"en": "The case is open.", "zh": "个案已创建。"},
+    "ok_profile_saved": {"en": "The profile is saved.", "zh": "基本信息已保存。"},
+    "ok_consent_recorded": {"en": "The consent is recorded.", "zh": "知情同意已登记。"},
+    "ok_goal_added": {"en": "The goal is added to the plan.", "zh": "服务目标已添加。"},
+    "ok_goal_status_changed": {"en": "The goal's status is changed.", "zh": "目标状态已更新。"},
+    "ok_case_closed": {
+        "en": "The case is closed. Its scheduled check-ins are paused (listed below).",
+        "zh": "个案已结案，定期小调查已全部暂停（见下方）。",
+    },
+    "ok_case_closed_none": {
+        "en": "The case is closed. It had no scheduled check-ins to pause.",
+        "zh": "个案已结案。本个案没有需要暂停的定期小调查。",
+    },
+    "ok_case_reopened": {"en": "The case is open again.", "zh": "个案已重新开案。"},
+    "ok_case_reopened_paused": {
+        "en": "The case is open again. The check-ins closing paused stay paused: resume "
+        "those still wanted below.",
+        "zh": "个案已重新开案。结案时暂停的定期小调查仍处于暂停状态，如需继续，请在下方恢复。",
+    },
     "ok_schedule_added": {"en": "The schedule is added.", "zh": "定期安排已添加。"},
     "ok_schedule_changed": {"en": "The schedule is changed.", "zh": "定期安排已更新。"},
     "ok_signed": {"en": "The record is signed off.", "zh": "记录已签字确认。"},

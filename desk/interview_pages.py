@@ -44,7 +44,7 @@ from starlette.routing import BaseRoute, Route
 import templates as templates_package
 from casework import cases as case_actions
 from casework.errors import NotFound
-from casework.interviews import InterviewError, Interviews, NotOnCase
+from casework.interviews import CaseIsClosed, InterviewError, Interviews, NotOnCase
 from flows.answers import options
 from flows.compile import PAUSED, REVIEW, TERMINAL
 from flows.engine import Engine, Prompt, Reply, Session, Turn
@@ -124,6 +124,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "not_for_desk": {
         "en": "{title} is answered by the caregiver on their own phone: give them a link.",
         "zh": "“{title}”要由照顾者在自己的手机上填写，请给对方一个填写链接。",
+    },
+    "case_closed": {
+        "en": "Case {code} is closed: it takes only a follow-up visit. To record anything "
+        "else, reopen it (with the reason) on the case page.",
+        "zh": "个案 {code} 已结案，只能填写跟进回访记录。如需填写其他记录，"
+        "请先在个案页面写明原因，重新开案。",
     },
     "too_big": {
         "en": "That was too much to send at once. Please shorten the answer.",
@@ -647,6 +653,9 @@ class WorkerInterviews:
             if respondent == "caregiver":
                 base["notices"] = [ui("not_for_desk", lang, title=title)]
                 return "message.html.j2", base, 200
+            if self._closed_to(store, case_id, interviews, flow_id):
+                base["notices"] = [ui("case_closed", lang, code=case_code)]
+                return "message.html.j2", base, 200
             session_id = store.open_session_id(case_id, flow_id, person_id)
             if session_id is None:
                 base["start"] = Choice("start", ui("start", lang))
@@ -669,6 +678,13 @@ class WorkerInterviews:
 
         name, context, status = await self.runner(build)
         return render_page(name, context, status)
+
+    @staticmethod
+    def _closed_to(store: Store, case_id: int, interviews: Interviews, flow_id: str) -> bool:
+        """Whether the case is closed to this flow: a closed case takes only a follow-up."""
+        if store.case(case_id).status != "closed":
+            return False
+        return interviews.registry.current(flow_id).engine.flow.purpose != "follow_up"
 
     def _missing(self, store: Store, person_id: int) -> dict[str, Any]:
         lang = str(store.person(person_id)["lang"] or "en")
@@ -709,6 +725,9 @@ class WorkerInterviews:
                 opened = interviews.open(flow_id, case, person_id, CHANNEL, lang=lang)
             except NotOnCase:
                 return None
+            except CaseIsClosed:
+                # The interview page says why, and leads back to the case.
+                return case_code, None
             key = None
             if opened.turn.notices or opened.turn.error:
                 flash = Flash(person_id, list(opened.turn.notices), opened.turn.error)

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,17 +24,19 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+from casework import casefile as casefile_actions
 from casework import cases as case_actions
+from casework import policy, signin
 from casework import records as record_actions
 from casework import schedules as schedule_actions
-from casework import signin
 from casework.caseload import CaseRow, by_worker
 from casework.errors import Invalid, NotAllowed, NotFound
 from casework.identity import Actor, set_language
 from desk import views
 from desk.auth import SESSION_COOKIE, SIGNIN_COOKIE, actor_of, checked_form
 from desk.context import Chart, Desk, svg_data_uri
-from desk.i18n import label
+from desk.i18n import LABELS, label
+from flows.model import CONSENT_METHODS, CONSENT_ROLES
 from flows.recurrence import RecurrenceError, describe
 from storage.store import Case, Store
 from templates.charts import BandShade
@@ -44,6 +46,8 @@ from templates.render import Renderer
 __all__ = ["ROUTES"]
 
 SORTS = ("code", "last", "due", "rate", "flags", "followups")
+# Consent the worker records by hand; consent in the chat is the consent interview's.
+CONSENT_METHODS_BY_HAND = tuple(m for m in CONSENT_METHODS if m != "chat")
 
 
 def _desk(request: Request) -> Desk:
@@ -188,6 +192,7 @@ async def caseload(request: Request, *, error: str | None = None, filled: Any = 
         moment=_moment(desk, lang),
         error=error,
         filled=filled or {},
+        groups=casefile_actions.CLIENT_GROUPS,
     )
 
 
@@ -201,58 +206,103 @@ def _moment(desk: Desk, lang: str) -> Callable[[Any], str]:
     return moment
 
 
+class CaseExists(Exception):
+    """A new case's code is taken."""
+
+
+def _today(desk: Desk) -> date:
+    return desk.clock().astimezone(desk.tz).date()
+
+
+def _message(exc: Exception, lang: str) -> str:
+    """An application error in the worker's words: a desk label when it names one (the
+    case file's catalogue keys, such as ``age_bad``), else the error's own sentence."""
+    key = str(exc)
+    return label(key, lang) if key in LABELS else key
+
+
 async def open_case(request: Request) -> Response:
+    """Open a case with its profile (client, age or year of birth, group, main caregiver;
+    the worker opening it is responsible), and optionally its weekly check-in flow."""
     desk = _desk(request)
     actor = actor_of(request)
     form = await checked_form(request, desk.auth)
     lang = desk.lang(request, actor)
     code = _text(form, "code", 40).upper()
-    title = _text(form, "title", 120)
-    child = _text(form, "child_name", 80)
-    age = _text(form, "age", 5)
-    flow = _text(form, "checkin_flow", 40)
-    filled = {"code": code, "title": title, "child_name": child, "age": age, "flow": flow}
+    filled = {
+        "code": code,
+        "title": _text(form, "title", 120),
+        "client_name": _text(form, "client_name", 80),
+        "age": _text(form, "age", 10),
+        "group": _text(form, "group", 40),
+        "caregiver": _text(form, "caregiver", 80),
+        "flow": _text(form, "checkin_flow", 40),
+    }
     if code and not case_actions.CASE_CODE.match(code):
         return await caseload(request, error=label("case_code_bad", lang), filled=filled)
-    if age and not (age.isdecimal() and 0 <= int(age) <= 120):
-        return await caseload(request, error=label("age_bad", lang), filled=filled)
-    facts: dict[str, Any] = {}
-    if child:
-        facts["child_name"] = child
-    if age:
-        facts["age"] = int(age)
-    if flow:
-        facts["checkin_flow"] = flow
     try:
-        opened = await desk.backend.run(_open_case, desk.registry, actor, code, title, facts)
-    except Invalid:
+        opened = await desk.backend.run(_open_case, desk.registry, actor, filled, _today(desk))
+    except CaseExists:
         return await caseload(request, error=label("case_exists", lang, code=code), filled=filled)
+    except Invalid as exc:
+        return await caseload(request, error=_message(exc, lang), filled=filled)
     except NotAllowed:
         raise NotFound("case.create") from None
     return _ok(f"/cases/{quote(opened)}", "case_opened")
 
 
 def _open_case(
-    store: Store, registry: Any, actor: Actor, code: str, title: str, facts: dict[str, Any]
+    store: Store, registry: Any, actor: Actor, filled: dict[str, str], today: date
 ) -> str:
-    flow = facts.get("checkin_flow")
-    if flow is not None and not (
+    """The case and its profile in one transaction: a profile it cannot hold opens no case."""
+    profile = _profile_changes(filled, today)
+    facts: dict[str, Any] = {}
+    flow = filled["flow"]
+    if flow and (
         registry.known(flow)
         and flow in {f.id for f in views.flow_choices(registry, "en", {"caregiver", "client"})}
     ):
-        facts.pop("checkin_flow")
-    case = case_actions.open_case(
-        store, actor, code or case_actions.next_code(store), facts, title=title
-    )
+        facts["checkin_flow"] = flow
+    code = filled["code"] or case_actions.next_code(store)
+    if not policy.may_open_cases(actor):
+        # Refused (and the refusal audited) outside the transaction below, which would
+        # take the audit row back with it.
+        case_actions.open_case(store, actor, code, facts)
+    with store.atomic():
+        try:
+            case = case_actions.open_case(store, actor, code, facts, title=filled["title"])
+        except Invalid:
+            raise CaseExists(code) from None
+        casefile_actions.set_profile(store, actor, case, worker_id=actor.person_id, **profile)
     return case.code
+
+
+def _profile_changes(filled: dict[str, str], today: date) -> dict[str, Any]:
+    """A profile form's fields as the profile holds them (an empty field clears)."""
+    group = filled["group"]
+    if group and group not in casefile_actions.CLIENT_GROUPS:
+        raise Invalid("group_bad")
+    return {
+        "client_name": filled["client_name"] or None,
+        "birth_year": casefile_actions.age_or_birth_year(filled["age"], today),
+        "client_group": group or None,
+        "caregiver": filled["caregiver"] or None,
+    }
 
 
 # --------------------------------------------------------------------------- case page
 
 
 async def _case_response(
-    request: Request, *, status: int = 200, error: str | None = None, extra: Any = None
+    request: Request,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    filled: dict[str, str] | None = None,
+    open_form: str | None = None,
 ) -> Response:
+    """The case page; after a refused form, with the message, the form open (``open_form``)
+    and what was typed in it (``filled``)."""
     desk = _desk(request)
     actor = actor_of(request)
     lang = desk.lang(request, actor)
@@ -272,7 +322,13 @@ async def _case_response(
         trend_charts=trends,
         moment=_moment(desk, lang),
         error=error,
-        extra=extra,
+        filled=filled or {},
+        open_form=open_form,
+        today=_today(desk).isoformat(),
+        groups=casefile_actions.CLIENT_GROUPS,
+        goal_statuses=casefile_actions.GOAL_STATUSES,
+        consent_roles=CONSENT_ROLES,
+        consent_methods=CONSENT_METHODS_BY_HAND,
         bot_username=desk.bot_username,
     )
 
@@ -343,6 +399,201 @@ def _viewable(store: Store, actor: Actor, code: str) -> Case:
 
 async def case_page(request: Request) -> Response:
     return await _case_response(request)
+
+
+# --------------------------------------------------------------------------- the case file
+
+
+async def edit_profile(request: Request) -> Response:
+    desk = _desk(request)
+    actor = actor_of(request)
+    form = await checked_form(request, desk.auth)
+    code = request.path_params["code"]
+    filled = {
+        "client_name": _text(form, "client_name", 80),
+        "age": _text(form, "age", 10),
+        "group": _text(form, "group", 40),
+        "caregiver": _text(form, "caregiver", 80),
+        "worker_id": _text(form, "worker_id", 12),
+    }
+    try:
+        await desk.backend.run(_set_profile, actor, code, filled, _today(desk))
+    except Invalid as exc:
+        return await _refused(request, exc, filled, "profile")
+    return _ok(f"/cases/{quote(code)}", "profile_saved")
+
+
+def _set_profile(
+    store: Store, actor: Actor, code: str, filled: dict[str, str], today: date
+) -> None:
+    case = case_actions.case_for(store, actor, code, "case.profile.edit")
+    changes = _profile_changes(filled, today)
+    worker = filled["worker_id"]
+    if worker:
+        staff = {
+            str(m["id"]) for m in store.members(case.id) if m["role"] in ("worker", "supervisor")
+        }
+        if worker not in staff:
+            raise Invalid("worker_not_on_case")
+        changes["worker_id"] = int(worker)
+    casefile_actions.set_profile(store, actor, case, **changes)
+
+
+async def record_consent(request: Request) -> Response:
+    """Consent given on paper or spoken, recorded by the worker who saw it given."""
+    desk = _desk(request)
+    actor = actor_of(request)
+    form = await checked_form(request, desk.auth)
+    code = request.path_params["code"]
+    filled = {
+        "by": _text(form, "by", 80),
+        "role": _text(form, "role", 20),
+        "method": _text(form, "method", 20),
+        "on": _text(form, "on", 20),
+    }
+    try:
+        await desk.backend.run(_record_consent, actor, code, filled, _today(desk))
+    except Invalid as exc:
+        return await _refused(request, exc, filled, "consent")
+    return _ok(f"/cases/{quote(code)}", "consent_recorded")
+
+
+def _record_consent(
+    store: Store, actor: Actor, code: str, filled: dict[str, str], today: date
+) -> None:
+    case = case_actions.case_for(store, actor, code, "consent.record")
+    if not filled["by"]:
+        raise Invalid("consent_by_needed")
+    try:
+        day = date.fromisoformat(filled["on"])
+    except ValueError:
+        raise Invalid("consent_date_bad") from None
+    if day > today:
+        raise Invalid("consent_date_future")
+    casefile_actions.record_consent(
+        store,
+        actor,
+        case,
+        by=filled["by"],
+        role=filled["role"],
+        method=filled["method"],
+        on=day.isoformat(),
+    )
+
+
+async def add_goal(request: Request) -> Response:
+    desk = _desk(request)
+    actor = actor_of(request)
+    form = await checked_form(request, desk.auth)
+    code = request.path_params["code"]
+    filled = {
+        "title": _text(form, "title", 200),
+        "area": _text(form, "area", 120),
+        "activities": _text(form, "activities", 2000),
+        "target": _text(form, "target", 400),
+    }
+    try:
+        await desk.backend.run(_add_goal, actor, code, filled)
+    except Invalid as exc:
+        return await _refused(request, exc, filled, "goal")
+    return _ok(f"/cases/{quote(code)}", "goal_added")
+
+
+def _add_goal(store: Store, actor: Actor, code: str, filled: dict[str, str]) -> None:
+    case = case_actions.case_for(store, actor, code, "plan.edit")
+    if not filled["title"]:
+        raise Invalid("goal_title_needed")
+    try:
+        casefile_actions.add_goal(
+            store,
+            actor,
+            case,
+            filled["title"],
+            area=filled["area"] or None,
+            activities=filled["activities"] or None,
+            target=filled["target"] or None,
+        )
+    except casefile_actions.Refused:
+        raise Invalid("plan_closed") from None
+
+
+async def goal_status(request: Request) -> Response:
+    desk = _desk(request)
+    actor = actor_of(request)
+    form = await checked_form(request, desk.auth)
+    code = request.path_params["code"]
+    number = int(request.path_params["number"])
+    status = _text(form, "status", 20)
+    try:
+        await desk.backend.run(_goal_status, actor, code, number, status)
+    except Invalid as exc:
+        return await _refused(request, exc, {}, None)
+    return _ok(f"/cases/{quote(code)}", "goal_status_changed")
+
+
+def _goal_status(store: Store, actor: Actor, code: str, number: int, status: str) -> None:
+    case = case_actions.case_for(store, actor, code, "plan.edit")
+    try:
+        casefile_actions.set_goal_status(store, actor, case, number, status)
+    except casefile_actions.Refused:
+        raise Invalid("plan_closed") from None
+
+
+async def close_case(request: Request) -> Response:
+    """Close the case (it needs a closing report since it was opened); its check-ins pause."""
+    desk = _desk(request)
+    actor = actor_of(request)
+    await checked_form(request, desk.auth)
+    code = request.path_params["code"]
+    try:
+        paused = await desk.backend.run(_close, actor, code)
+    except Invalid as exc:
+        return await _refused(request, exc, {}, "close")
+    return _ok(f"/cases/{quote(code)}", "case_closed" if paused else "case_closed_none")
+
+
+def _close(store: Store, actor: Actor, code: str) -> int:
+    case = case_actions.case_for(store, actor, code, "case.close")
+    if case.status == "closed":
+        raise Invalid("already_closed")
+    try:
+        closed = casefile_actions.close(store, actor, case)
+    except casefile_actions.Refused:
+        raise Invalid("no_closing_report") from None
+    return len(closed.paused_schedules)
+
+
+async def reopen_case(request: Request) -> Response:
+    desk = _desk(request)
+    actor = actor_of(request)
+    form = await checked_form(request, desk.auth)
+    code = request.path_params["code"]
+    reason = _text(form, "reason", 2000)
+    try:
+        paused = await desk.backend.run(_reopen, actor, code, reason)
+    except Invalid as exc:
+        return await _refused(request, exc, {"reason": reason}, "reopen")
+    return _ok(f"/cases/{quote(code)}", "case_reopened_paused" if paused else "case_reopened")
+
+
+def _reopen(store: Store, actor: Actor, code: str, reason: str) -> int:
+    case = case_actions.case_for(store, actor, code, "case.close")
+    if not reason:
+        raise Invalid("reopen_reason_needed")
+    try:
+        return len(casefile_actions.reopen(store, actor, case, reason))
+    except casefile_actions.Refused:
+        raise Invalid("not_closed") from None
+
+
+async def _refused(
+    request: Request, exc: Invalid, filled: dict[str, str], open_form: str | None
+) -> Response:
+    """The case page again with why the form was not saved, and what was typed in it."""
+    lang = _desk(request).lang(request, actor_of(request))
+    return await _case_response(
+        request, status=400, error=_message(exc, lang), filled=filled, open_form=open_form
+    )
 
 
 async def add_schedule(request: Request) -> Response:
@@ -743,6 +994,12 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/caseload", caseload, ["GET"]),
     ("/cases", open_case, ["POST"]),
     ("/cases/{code}", case_page, ["GET"]),
+    ("/cases/{code}/profile", edit_profile, ["POST"]),
+    ("/cases/{code}/consent", record_consent, ["POST"]),
+    ("/cases/{code}/goals", add_goal, ["POST"]),
+    ("/cases/{code}/goals/{number:int}/status", goal_status, ["POST"]),
+    ("/cases/{code}/close", close_case, ["POST"]),
+    ("/cases/{code}/reopen", reopen_case, ["POST"]),
     ("/cases/{code}/schedules", add_schedule, ["POST"]),
     ("/cases/{code}/schedules/{schedule_id:int}/{verb}", change_schedule, ["POST"]),
     ("/cases/{code}/invite", invite, ["POST"]),

@@ -9,9 +9,10 @@ timeline, schedules, web links, and the forms' choices.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from casework import flags as flag_actions
@@ -27,6 +28,7 @@ from flows.engine import Engine
 from flows.model import ChoiceItem, NumberItem, ScaleItem, YesNoItem
 from flows.recurrence import describe, next_due
 from flows.registry import FlowRegistry
+from storage.casefile import CaseFile, Profile
 from storage.desk import DeskStore
 from storage.records import Records
 from storage.store import Case, Store
@@ -35,7 +37,7 @@ from templates.render import Renderer
 from templates.view import CaseSummary, Entry, SessionRecord, Views
 
 __all__ = [
-    "CASE_FACTS",
+    "PURPOSE_FLOWS",
     "CasePage",
     "CaseloadPage",
     "FlagLine",
@@ -43,6 +45,7 @@ __all__ = [
     "FollowUpLine",
     "HistoryLine",
     "InboxPage",
+    "ProfileForm",
     "RecordPage",
     "ScheduleLine",
     "TimelineLine",
@@ -50,12 +53,10 @@ __all__ = [
     "case_page",
     "caseload_page",
     "inbox_page",
+    "purpose_flow",
     "record_page",
 ]
 
-# Profile facts the desk asks for when opening a case, in this order; others are shown as
-# stored.
-CASE_FACTS = ("child_name", "age", "checkin_flow")
 KEY_ANSWERS = 3
 TREND_CHARTS = 4
 
@@ -73,6 +74,7 @@ class FlowChoice:
     id: str
     title: str
     respondent: str
+    purpose: str | None = None
 
 
 # Listing the installation's flows reads every flow file's metadata: kept for a while, so a
@@ -94,7 +96,9 @@ def _all_flows(registry: FlowRegistry, lang: str) -> list[FlowChoice]:
         except Exception:  # a broken flow file is reported by `caseflow flows validate`
             flow = None
         if flow is not None:
-            out.append(FlowChoice(flow.id, flow.text(flow.title, lang), flow.respondent))
+            out.append(
+                FlowChoice(flow.id, flow.text(flow.title, lang), flow.respondent, flow.purpose)
+            )
     out.sort(key=lambda f: f.title)
     _FLOW_LISTS[key] = (now, out)
     return out
@@ -103,6 +107,20 @@ def _all_flows(registry: FlowRegistry, lang: str) -> list[FlowChoice]:
 def flow_choices(registry: FlowRegistry, lang: str, respondents: set[str]) -> list[FlowChoice]:
     """The installation's flows answered by ``respondents``, by title."""
     return [f for f in _all_flows(registry, lang) if f.respondent in respondents]
+
+
+# The bundled flow the case file offers for each purpose; an installation without it gets
+# its first flow of that purpose (by title).
+PURPOSE_FLOWS = {"consent": "consent", "closing": "closing_report", "follow_up": "followup_visit"}
+
+
+def purpose_flow(registry: FlowRegistry, lang: str, purpose: str) -> FlowChoice | None:
+    """The worker's flow that records the case's consent, closes it, or follows it up."""
+    found = [
+        f for f in _all_flows(registry, lang) if f.purpose == purpose and f.respondent == "worker"
+    ]
+    preferred = [f for f in found if f.id == PURPOSE_FLOWS.get(purpose)]
+    return next(iter(preferred or found), None)
 
 
 def caseload_page(
@@ -153,10 +171,24 @@ class WebLinkLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileForm:
+    """The profile form's values: the profile as stored, or for a case opened before
+    profiles, what it was opened with (saving the form moves them into the profile)."""
+
+    client_name: str
+    age: str
+    """The year of birth, or an age the case was opened with: the form takes either."""
+    group: str
+    caregiver: str
+    worker_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class CasePage:
     case: Case
     summary: CaseSummary
     facts: list[tuple[str, str]]
+    """What the case was opened with beyond its profile: its check-in flow."""
     lines: list[TimelineLine]
     schedules: list[ScheduleLine]
     respondents: list[Member]
@@ -168,6 +200,20 @@ class CasePage:
     rights: dict[str, bool] = field(default_factory=dict)
     interviews: list[FlowChoice] = field(default_factory=list)
     weblinks: list[WebLinkLine] = field(default_factory=list)
+    profile_form: ProfileForm | None = None
+    workers: list[Member] = field(default_factory=list)
+    """Who may be the responsible worker: the case's workers."""
+    closing_report: str | None = None
+    """An open case's closing report written since it was (re)opened: it may close."""
+    purpose_flows: dict[str, FlowChoice] = field(default_factory=dict)
+    """The worker's flows for the case file: ``consent``, ``closing``, ``follow_up``."""
+    paused_by_closing: list[ScheduleLine] = field(default_factory=list)
+    """A closed case's check-ins that closing paused (those still on the case)."""
+    client_name: str | None = None
+    """The client's name as the profile says, or as a case opened before profiles was."""
+    born: str | None = None
+    """The client's year of birth and age as the profile says, or the age a case opened
+    before profiles was opened with."""
 
 
 def _engine(views: Views, row: dict[str, Any]) -> Engine | None:
@@ -202,21 +248,68 @@ def _stage_of(engine: Engine | None, state: str, lang: str) -> str | None:
     return None
 
 
+# What a case opened before profiles keeps among its facts: shown (and offered to the profile
+# form) as the client's name and age until the profile holds them.
+OPENING_NAMES = ("child_name", "client_name")
+
+
 def _facts(registry: FlowRegistry, case: Case, lang: str) -> list[tuple[str, str]]:
-    names = {
-        "child_name": {"en": "Child", "zh": "孩子"},
-        "age": {"en": "Age", "zh": "年龄"},
-        "checkin_flow": {"en": "Check-in", "zh": "小调查"},
-    }
+    names = {"checkin_flow": {"en": "Check-in", "zh": "小调查"}}
     out = []
     for key, value in case.facts.items():
-        if value in (None, ""):
-            continue
+        if value in (None, "") or key in (*OPENING_NAMES, "age"):
+            continue  # the profile's lines say these
         text = names.get(key, {}).get(lang) or key
         if key == "checkin_flow" and isinstance(value, str):
             value = _flow_title(registry, value, lang)
         out.append((text, str(value)))
     return out
+
+
+def _client_name(case: Case, profile: Profile | None) -> str | None:
+    if profile is not None and profile.client_name:
+        return profile.client_name
+    found = [str(case.facts[k]) for k in OPENING_NAMES if case.facts.get(k)]
+    return found[0] if found else None
+
+
+def _opening_age(case: Case) -> int | None:
+    age = case.facts.get("age")
+    return age if isinstance(age, int) and not isinstance(age, bool) else None
+
+
+def _profile_form(case: Case, profile: Profile | None) -> ProfileForm:
+    if profile is not None and profile.birth_year:
+        age = str(profile.birth_year)
+    else:
+        opening = _opening_age(case)
+        age = "" if opening is None else str(opening)
+    return ProfileForm(
+        client_name=_client_name(case, profile) or "",
+        age=age,
+        group=(profile.client_group if profile else None) or "",
+        caregiver=(profile.caregiver if profile else None) or "",
+        worker_id=profile.worker_id if profile else None,
+    )
+
+
+def _born(case: Case, profile: Profile | None, today: date, lang: str) -> str | None:
+    if profile is not None and profile.birth_year:
+        return label("born_age", lang, year=profile.birth_year, age=profile.age(today))
+    opening = _opening_age(case)
+    return None if opening is None else str(opening)
+
+
+def _paused_by_closing(
+    casefile: CaseFile, case: Case, schedules: list[ScheduleLine]
+) -> list[ScheduleLine]:
+    if case.status != "closed":
+        return []
+    closings = [e for e in casefile.events(case.id) if e["kind"] == "closed"]
+    if not closings:
+        return []
+    paused = {int(i) for i in json.loads(closings[-1]["schedules"] or "[]")}
+    return [s for s in schedules if s.id in paused]
 
 
 def case_page(
@@ -268,7 +361,35 @@ def case_page(
         for m in records.members(case.id)
         if m["role"] in ("caregiver", "client")
     ]
-    rights = {"interview": allowed("interview.run"), "link": allowed("member.link")}
+    rights = {
+        "interview": allowed("interview.run"),
+        "link": allowed("member.link"),
+        "profile": allowed("case.profile.edit"),
+        "consent": allowed("consent.record"),
+        "plan": allowed("plan.edit"),
+        "close": allowed("case.close"),
+    }
+    casefile = CaseFile(store)
+    profile = casefile.profile(case.id)
+    closed = case.status == "closed"
+    # What a worker runs in the browser: their own flows, a client's scales or check-in
+    # read aloud, an informal-contact note (a caregiver answers their own). A closed case
+    # takes only a follow-up.
+    interviews = (
+        [
+            f
+            for f in flow_choices(registry, lang, {"worker", "client", "anyone"})
+            if not closed or f.purpose == "follow_up"
+        ]
+        if rights["interview"]
+        else []
+    )
+    purpose_flows = {}
+    if rights["interview"]:
+        for purpose in PURPOSE_FLOWS:
+            found = purpose_flow(registry, lang, purpose)
+            if found is not None:
+                purpose_flows[purpose] = found
     weblinks = []
     if rights["link"]:
         weblinks = [
@@ -294,12 +415,19 @@ def case_page(
         may_export=allowed("record.export"),
         may_view_schedules=may_view_schedules,
         rights=rights,
-        # What a worker runs in the browser: their own flows, a client's scales or
-        # check-in read aloud, an informal-contact note (a caregiver answers their own).
-        interviews=flow_choices(registry, lang, {"worker", "client", "anyone"})
-        if rights["interview"]
-        else [],
+        interviews=interviews,
         weblinks=weblinks,
+        profile_form=_profile_form(case, profile) if rights["profile"] else None,
+        workers=[
+            Member(int(m["id"]), str(m["name"]), str(m["role"]))
+            for m in records.members(case.id)
+            if m["role"] in ("worker", "supervisor")
+        ],
+        closing_report=casefile.closing_report(case.id) if not closed else None,
+        purpose_flows=purpose_flows,
+        paused_by_closing=_paused_by_closing(casefile, case, schedule_lines),
+        client_name=_client_name(case, profile),
+        born=_born(case, profile, now.astimezone(tz).date(), lang),
     )
 
 

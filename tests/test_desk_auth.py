@@ -142,6 +142,7 @@ def _fill(path: str, desk) -> str:
         .replace("{verb}", "pause")
         .replace("{flag_id:int}", "1")
         .replace("{followup_id:int}", "1")
+        .replace("{number:int}", "1")
         .replace("{member_id:int}", str(desk.team.caregiver))
         .replace("{session_id}", sid)
         .replace("{flow}", "session_record")

@@ -5,8 +5,8 @@ and ``chromium-driver`` are used as installed: Selenium is given both paths, so 
 looks for (or downloads) a browser of its own. Without them these tests are skipped, saying
 which packages to install; ``.ci/run`` installs them.
 
-Screenshots of the caseload, a case page and a record page are written to the folder in
-``$CASEFLOW_SCREENSHOTS`` when it is set (the README's are made with
+Screenshots of the caseload, a case page, a record page and a new case's file are written to
+the folder in ``$CASEFLOW_SCREENSHOTS`` when it is set (the README's are made with
 ``CASEFLOW_SCREENSHOTS=docs/screenshots``), else to the test's temporary folder.
 """
 
@@ -179,6 +179,42 @@ def test_a_worker_signs_in_sees_only_their_cases_and_signs_a_record_off(
     assert "Good session; call the school this week." in signoff
     assert not browser.find_elements(By.ID, "sign-button")
     screenshot(browser, shots / "record.png")
+
+
+def test_a_worker_opens_a_case_with_a_profile_adds_a_goal_and_sees_it(
+    served: Served, browser: WebDriver, shots: Path
+):
+    sign_in(browser, served.link(served.desk.team.worker))
+    browser.find_element(By.CSS_SELECTOR, "details.new-case summary").click()
+    form = browser.find_element(By.CSS_SELECTOR, "details.new-case form")
+    for name, value in (
+        ("code", "LBC-12"),
+        ("title", "Two brothers"),
+        ("client_name", "Xiao Hu"),
+        ("age", "2017"),
+        ("caregiver", "grandmother, Zhou Lan"),
+    ):
+        form.find_element(By.NAME, name).send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "select[name=group] option[value=left_behind_child]").click()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 20).until(ec.url_contains("/cases/LBC-12?ok=case_opened"))
+    profile = browser.find_element(By.ID, "profile").text
+    assert "Xiao Hu" in profile and "left-behind child" in profile
+    assert "grandmother, Zhou Lan" in profile and "Wang Fang" in profile
+    assert "No consent recorded" in profile
+
+    goal = browser.find_element(By.ID, "goal-form")  # open while the plan has no goal
+    goal.find_element(By.NAME, "title").send_keys("Xiao Hu tells his grandmother when he is sad")
+    goal.find_element(By.NAME, "area").send_keys("RSCA: emotional reactivity")
+    goal.find_element(By.NAME, "activities").send_keys("Feelings cards; a weekly call home")
+    goal.find_element(By.NAME, "target").send_keys("Tells someone once a week")
+    goal.find_element(By.ID, "add-goal").click()
+    WebDriverWait(browser, 20).until(ec.url_contains("ok=goal_added"))
+    row = browser.find_element(By.ID, "goal-1").text
+    assert "Xiao Hu tells his grandmother when he is sad" in row
+    assert "RSCA: emotional reactivity" in row and "not rated yet" in row
+    assert "The goal is added to the plan." in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    screenshot(browser, shots / "casefile.png")
 
 
 def test_a_supervisor_sees_the_teams_cases_by_worker(served: Served, browser: WebDriver):

@@ -86,6 +86,16 @@ def probe(action: str, browser: Browser, world: World) -> bool:
         return browser.post(f"/cases/A-1/weblinks/{client}/give").status_code != 404
     if action == "interview.run":
         return browser.get("/cases/A-1/interview/session_record").status_code == 200
+    if action == "case.profile.edit":
+        form = {"client_name": "A", "age": "", "group": "", "caregiver": "", "worker_id": ""}
+        return browser.post("/cases/A-1/profile", form).status_code != 404
+    if action == "consent.record":
+        form = {"by": "A", "role": "client", "method": "paper", "on": "2026-01-05"}
+        return browser.post("/cases/A-1/consent", form).status_code != 404
+    if action == "plan.edit":
+        return browser.post("/cases/A-1/goals", {"title": "A goal"}).status_code != 404
+    if action == "case.close":  # refused for want of a closing report, but not hidden
+        return browser.post("/cases/A-1/close").status_code != 404
     if action == "record.amend":
         form = {"question": "session_number", "value": "7", "reason": "typo"}
         return browser.post(f"/records/{sid}/amend", form).status_code != 404
@@ -110,6 +120,10 @@ OFFERED = (
     "followup.done",
     "member.link",
     "interview.run",
+    "case.profile.edit",
+    "consent.record",
+    "plan.edit",
+    "case.close",
 )
 
 
