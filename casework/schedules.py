@@ -55,9 +55,20 @@ def create(
 ) -> Schedule:
     """A new schedule of ``flow_id`` for a caregiver or client of the case."""
     policy.require(store, actor, "schedule.create", case_id)
+    _refuse_closed(store, case_id)
     check_flow_for_member(store, registry, case_id, member_id, flow_id)
     person = actor if isinstance(actor, int) else actor.person_id
     return Schedules(store).create(case_id, member_id, flow_id, rule, person, now)
+
+
+def _refuse_closed(store: Store, case_id: int) -> None:
+    """A closed case sends no check-ins: closing paused its schedules, and nothing starts
+    them again until the case is reopened (a follow-up after closing is the worker's)."""
+    case = store.case(case_id)
+    if case.status == "closed":
+        raise Invalid(
+            f"case {case.code} is closed; reopen it (with the reason) before scheduling check-ins"
+        )
 
 
 def get(store: Store, actor: Actor | int, schedule_id: int, action: str) -> Schedule:
@@ -78,6 +89,8 @@ def get(store: Store, actor: Actor | int, schedule_id: int, action: str) -> Sche
 def change(store: Store, actor: Actor | int, schedule_id: int, verb: str, now: datetime) -> bool:
     """Pause, resume or remove; False when it was so already. Invalid for a removed one."""
     schedule = get(store, actor, schedule_id, "schedule.change")
+    if verb == "resume":
+        _refuse_closed(store, schedule.case_id)
     schedules = Schedules(store)
     person = actor if isinstance(actor, int) else actor.person_id
     verbs = {"pause": schedules.pause, "resume": schedules.resume, "remove": schedules.remove}

@@ -410,7 +410,7 @@ def case_page(
         schedules=schedule_lines,
         respondents=respondents,
         flows=flow_choices(registry, lang, {"caregiver", "client"}),
-        may_schedule=allowed("schedule.create"),
+        may_schedule=allowed("schedule.create") and case.status != "closed",
         may_invite=allowed("member.invite"),
         may_export=allowed("record.export"),
         may_view_schedules=may_view_schedules,

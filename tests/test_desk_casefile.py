@@ -523,3 +523,23 @@ def test_the_supervisors_sign_off_comment_is_called_the_supervisors_comment(desk
     assert "督导意见：" in record and "审核意见" not in record
     english = desk.signed_in(desk.team.worker).get("/cases/LBC-07").text
     assert "Supervisor&#39;s comment: <bdi>请补充老师的反馈。</bdi>" in english
+
+
+def test_a_closed_case_schedules_no_check_ins_until_it_is_reopened(desk):
+    browser = desk.signed_in(desk.team.worker)
+    browser.get("/cases/LBC-07")
+    _schedule(browser)
+    desk.call(closing_report, "LBC-07", desk.team.worker)
+    browser.post("/cases/LBC-07/close")
+    page = browser.get("/cases/LBC-07").text
+    assert "/schedules/1/resume" not in page and 'class="add-schedule"' not in page
+    forged = browser.post("/cases/LBC-07/schedules/1/resume")
+    assert forged.status_code == 400
+    assert "case LBC-07 is closed; reopen it" in html.unescape(forged.text)
+    state = desk.call(lambda store: store._one("SELECT paused_at FROM schedules WHERE id = 1"))
+    assert state["paused_at"] is not None, "still paused"
+    form = {"member": str(desk.team.caregiver), "flow": "child_checkin", "how": "daily"}
+    refused = browser.post("/cases/LBC-07/schedules", form | {"at": "18:00"})
+    assert refused.status_code == 400 and "is closed; reopen it" in html.unescape(refused.text)
+    count = desk.call(lambda store: store._one("SELECT COUNT(*) AS n FROM schedules"))["n"]
+    assert count == 1, "no new schedule on a closed case"
