@@ -76,10 +76,11 @@ class Backend:
         return cls(store, db, path=path, owned=True)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(store, *args)`` on the database thread (for anything that writes)."""
+        """``fn(store, *args)`` on the database thread (for anything that writes), ahead of
+        the bot's updates waiting there: a person at the desk is waiting for this one."""
         for attempt in range(TRIES):
             try:
-                return await self.db.run(fn, self.store, *args)
+                return await self.db.run(fn, self.store, *args, first=True)
             except Exception as exc:
                 if not is_locked(exc):
                     raise
