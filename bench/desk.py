@@ -490,7 +490,9 @@ async def bot_beside_desk(
                 server, users, args.rate, args.seconds, args.timeout, proc.pid
             )
             stop.set()
-            await asyncio.gather(*desk_tasks, return_exceptions=True)
+            for outcome in await asyncio.gather(*desk_tasks, return_exceptions=True):
+                if isinstance(outcome, BaseException):  # a desk user who gave up: say why
+                    load.errors.append(f"a desk user stopped: {outcome!r}")
         finally:
             await stop_bot(proc, server)
     note = f"{finished} check-ins finished, {len(phase.errors)} caregiver errors"
