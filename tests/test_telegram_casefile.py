@@ -13,24 +13,11 @@ from casework.interviews import Interviews
 from flows.registry import FlowRegistry
 from storage.casefile import CaseFile
 from storage.casefile import case_facts as facts_of
+from tests.test_casefile import CLOSING
 from tests.test_telegram_service import CAREGIVER_TG, Phone, invite_token, texts
 
 WORKER_TG, OTHER_TG = 1001, 4004
 CLOCK = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
-
-CLOSING = """
-id: closing_test
-version: 1
-title: {en: Closing, zh: 结案}
-respondent: worker
-languages: [en, zh]
-purpose: closing
-stages:
-  - id: s
-    title: {en: S, zh: S}
-    items:
-      - {id: summary, type: text, prompt: {en: "Summary?", zh: 总结？}}
-"""
 
 
 @pytest.fixture
