@@ -143,7 +143,7 @@ LABELS: dict[str, dict[str, str]] = {
     "record_consent_help": {
         "en": "When the client or a caregiver agreed outside the consent interview: who "
         "agreed, as whom, how, and on which day.",
-        "zh": "服务对象或照顾者没有通过知情同意访谈、而是当面口头或书面签字同意时，"
+        "zh": "服务对象或照顾者没有经过知情同意访谈，而是当面口头同意或在纸质同意书上签字的，"
         "在这里登记同意人、身份、方式和日期。",
     },
     "consent_by": {"en": "Who agreed", "zh": "同意人"},
