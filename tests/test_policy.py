@@ -223,6 +223,11 @@ def _on_telegram(world: World, service: TelegramService, action: str, relation: 
         saved = "Scheduled" in " ".join(texts(forged))
         assert asked == saved
         return saved
+    if action == "case.profile.edit":
+        return "The client's name" in " ".join(texts(phone.say("/profile A-1")))
+    if action == "case.close":
+        # Allowed by the policy, then refused by the case file's own rule: no closing report.
+        return "no closing report" in " ".join(texts(phone.say("/close A-1")))
     if action in ("checkin.answer", "note.create"):
         phone.say("/checkin" if action == "checkin.answer" else "/note A-1")
         if relation == "stranger":
@@ -243,6 +248,8 @@ TELEGRAM_ACTIONS = (
     "schedule.create",
     "checkin.answer",
     "note.create",
+    "case.profile.edit",
+    "case.close",
 )
 
 
