@@ -918,6 +918,9 @@ class TelegramService:
         case = self._worker_case(pid, parts[0], "schedule.create")
         if case is None:
             return [Send(inc.chat_id, text("no_case", lang, code=_truncate(parts[0], 20)))]
+        if case.status == "closed":
+            # A closed case sends no check-ins (casework.schedules refuses them too).
+            return [Send(inc.chat_id, text("already_closed", lang, code=case.code))]
         flow = parts[1]
         available = {p.stem for p in self.interviews.registry.available()}
         if not self.interviews.registry.known(flow) or len(flow) > 24:

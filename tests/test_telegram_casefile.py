@@ -134,6 +134,8 @@ def test_close_needs_a_closing_report_then_closes_and_reopen_needs_a_reason(stor
     assert closed[0].startswith("个案 LBC-07 已结案")
     assert store.case_by_code("LBC-07").status == "closed"
     assert "已经结案" in texts(worker.say("/close LBC-07"))[0]
+    refused = texts(worker.say("/schedule LBC-07 child_checkin"))
+    assert refused == ["个案 LBC-07 已经结案了。如需重新开案：/reopen LBC-07 原因"]
     assert "用法：/reopen" in texts(worker.say("/reopen LBC-07"))[0], "a reason is required"
     assert store.case_by_code("LBC-07").status == "closed"
     assert "已重新开案" in texts(worker.say("/reopen LBC-07 家属再次求助"))[0]
